@@ -1,0 +1,71 @@
+"""Optimizers: update ``p.data`` in place from ``p.grad`` (dtype is preserved).
+
+As in the book, ``step()`` clears the gradients afterwards (``step(zero=False)``
+keeps them); ``zero_grad()`` clears them on its own.
+"""
+
+import numpy as np
+
+from .tensor import Tensor
+
+__all__ = ["Optimizer", "SGD", "Adam"]
+
+
+class Optimizer:
+    def __init__(self, parameters):
+        self.parameters = list(parameters)
+        for i, p in enumerate(self.parameters):
+            if not isinstance(p, Tensor) or not p.autograd:
+                raise TypeError(
+                    f"{type(self).__name__}: parameter {i} must be a Tensor with "
+                    f"autograd=True, got {type(p).__name__}"
+                )
+
+    def zero_grad(self):
+        for p in self.parameters:
+            p.grad = None
+
+    zero = zero_grad  # the book's name
+
+    def step(self, zero=True):
+        for p in self.parameters:
+            if p.grad is not None:
+                self._update(p)
+        if zero:
+            self.zero_grad()
+
+    def _update(self, p):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class SGD(Optimizer):
+    """p <- p - alpha * grad."""
+
+    def __init__(self, parameters, alpha=0.1):
+        super().__init__(parameters)
+        self.alpha = alpha
+
+    def _update(self, p):
+        p.data -= self.alpha * p.grad
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba, 2015) with bias correction; state kept per parameter."""
+
+    def __init__(self, parameters, alpha=0.001, beta1=0.9, beta2=0.999, eps=1e-8):
+        super().__init__(parameters)
+        self.alpha, self.beta1, self.beta2, self.eps = alpha, beta1, beta2, eps
+        self.state = {}  # id(p) -> (step, m, v)
+
+    def _update(self, p):
+        step, m, v = self.state.get(id(p), (0, np.zeros_like(p.data), np.zeros_like(p.data)))
+        step += 1
+        g = p.grad
+        m *= self.beta1
+        m += (1.0 - self.beta1) * g
+        v *= self.beta2
+        v += (1.0 - self.beta2) * (g * g)
+        m_hat_scale = self.alpha / (1.0 - self.beta1**step)
+        v_hat_scale = 1.0 / (1.0 - self.beta2**step)
+        p.data -= m_hat_scale * m / (np.sqrt(v * v_hat_scale) + self.eps)
+        self.state[id(p)] = (step, m, v)
