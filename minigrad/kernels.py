@@ -55,7 +55,7 @@ def scatter_add_rows_loop(indices, rows, num_rows):
     """
     idx, rows2 = _flat(indices, rows)
     out = np.zeros((num_rows, rows2.shape[1]), dtype=rows2.dtype)
-    for i, row in zip(idx, rows2):
+    for i, row in zip(idx, rows2, strict=True):
         out[i] += row
     return out
 

@@ -184,7 +184,8 @@ class Tensor:
                 node._accumulate(g, passed_on)
                 continue
             passed_on.add(id(g))
-            for parent, pg, need in zip(ctx.parents, ctx.backward(g), ctx.needs_input_grad):
+            in_grads = ctx.backward(g)
+            for parent, pg, need in zip(ctx.parents, in_grads, ctx.needs_input_grad, strict=True):
                 if not need or pg is None:
                     continue
                 if pg.shape != parent.data.shape:  # a bug in an op, never the user's
