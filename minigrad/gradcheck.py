@@ -68,15 +68,16 @@ def _numeric_jacobian(fn, inputs, checked, eps):
     with no_grad():
         for i in checked:
             x = inputs[i].data
-            flat = x.reshape(-1)  # a view: perturbing it perturbs the input
             cols = []
-            for k in range(flat.size):
-                orig = flat[k]
-                flat[k] = orig + eps
+            for k in range(x.size):
+                # index x itself: reshape(-1) of a non-contiguous array is a copy
+                idx = np.unravel_index(k, x.shape)
+                orig = x[idx]
+                x[idx] = orig + eps
                 f_plus = np.array(fn(*inputs).data, dtype=np.float64).reshape(-1)
-                flat[k] = orig - eps
+                x[idx] = orig - eps
                 f_minus = np.array(fn(*inputs).data, dtype=np.float64).reshape(-1)
-                flat[k] = orig
+                x[idx] = orig
                 cols.append((f_plus - f_minus) / (2 * eps))
             jac.append(np.stack(cols, axis=1) if cols else np.zeros((0, 0)))
     return jac

@@ -102,8 +102,10 @@ class MM(Function):
 
 class Transpose(Function):
     def forward(self, a, axes=None):
-        self.save(None if axes is None else np.argsort(axes))
-        return np.transpose(a, axes)
+        out = np.transpose(a, axes)  # validates axes first
+        # argsort inverts the permutation only once negative axes count from 0
+        self.save(None if axes is None else np.argsort([ax % a.ndim for ax in axes]))
+        return out
 
     def backward(self, grad):
         (inverse,) = self.saved

@@ -1,0 +1,180 @@
+"""Optimizers against steps computed by hand; zeroing; skipped params; float32."""
+
+import numpy as np
+import pytest
+
+from minigrad import Tensor, nn, optim
+
+
+def test_sgd_one_step_on_literal_numbers():
+    p = Tensor([1.0, 2.0], autograd=True)
+    p.grad = np.array([0.5, -1.0])
+    opt = optim.SGD([p], alpha=0.1)
+
+    opt.step()
+
+    np.testing.assert_allclose(p.data, [0.95, 2.1], rtol=1e-15)
+
+
+def test_sgd_step_after_backward():
+    w = Tensor([[1.0], [-1.0]], autograd=True)
+    X = Tensor([[2.0, 3.0]])
+    opt = optim.SGD([w], 0.5)  # the book's positional alpha
+
+    X.mm(w).sum().backward()  # d/dw = X^T = [[2], [3]]
+    opt.step()
+
+    np.testing.assert_allclose(w.data, [[0.0], [-2.5]])
+
+
+def test_adam_two_steps_match_hand_computed_formulas():
+    alpha, beta1, beta2, eps = 0.1, 0.9, 0.999, 1e-8
+    p = Tensor([1.0, -2.0], autograd=True)
+    opt = optim.Adam([p], alpha=alpha, beta1=beta1, beta2=beta2, eps=eps)
+    g1 = np.array([0.5, -1.0])
+    g2 = np.array([0.1, 0.2])
+
+    # step 1: m = 0.1 g1, v = 0.001 g1^2; bias correction turns them back into g1, g1^2,
+    # so the step is alpha * g1 / |g1| = alpha * sign(g1) (up to eps)
+    p.grad = g1.copy()
+    opt.step()
+    p1 = np.array([1.0 - 0.1 * 0.5 / (0.5 + eps), -2.0 + 0.1 * 1.0 / (1.0 + eps)])
+    np.testing.assert_allclose(p.data, p1, rtol=1e-14)
+    np.testing.assert_allclose(p.data, [0.9, -1.9], rtol=1e-7)
+
+    # step 2, moments by hand:
+    #   m2 = 0.9 * [0.05, -0.1] + 0.1 * [0.1, 0.2]             = [0.055, -0.07]
+    #   v2 = 0.999 * [0.00025, 0.001] + 0.001 * [0.01, 0.04]   = [0.00025975, 0.001039]
+    p.grad = g2.copy()
+    opt.step()
+    m2 = np.array([0.055, -0.07])
+    v2 = np.array([0.00025975, 0.001039])
+    m_hat = m2 / (1 - 0.9**2)  # / 0.19
+    v_hat = v2 / (1 - 0.999**2)  # / 0.001999
+    p2 = p1 - alpha * m_hat / (np.sqrt(v_hat) + eps)
+    np.testing.assert_allclose(p.data, p2, rtol=1e-12)
+    np.testing.assert_allclose(p.data, [0.8196960, -1.8488974], rtol=1e-6)
+
+
+def test_step_zeroes_grads_by_default():
+    p = Tensor([1.0], autograd=True)
+    opt = optim.SGD([p], alpha=0.1)
+    (p * 2.0).sum().backward()
+
+    opt.step()
+
+    assert p.grad is None
+
+
+def test_step_zero_false_keeps_grads():
+    p = Tensor([1.0], autograd=True)
+    opt = optim.SGD([p], alpha=0.1)
+    (p * 2.0).sum().backward()
+
+    opt.step(zero=False)
+
+    np.testing.assert_array_equal(p.grad, [2.0])
+    np.testing.assert_allclose(p.data, [0.8])
+
+
+@pytest.mark.parametrize("method", ["zero_grad", "zero"])
+def test_optimizer_zero_grad_clears(method):
+    p = Tensor([1.0], autograd=True)
+    p.grad = np.array([3.0])
+    opt = optim.SGD([p])
+
+    getattr(opt, method)()
+
+    assert p.grad is None
+
+
+def test_sgd_skips_params_whose_grad_is_none():
+    a = Tensor([1.0, 2.0], autograd=True)
+    b = Tensor([3.0, 4.0], autograd=True)
+    a.grad = np.array([1.0, 1.0])
+    opt = optim.SGD([a, b], alpha=0.5)
+
+    opt.step()
+
+    np.testing.assert_array_equal(a.data, [0.5, 1.5])
+    np.testing.assert_array_equal(b.data, [3.0, 4.0])
+
+
+def test_adam_skips_params_whose_grad_is_none_and_keeps_their_step_count():
+    a = Tensor([1.0], autograd=True)
+    b = Tensor([1.0], autograd=True)
+    opt = optim.Adam([a, b], alpha=0.1)
+
+    a.grad = np.array([2.0])
+    opt.step()  # b has no grad: untouched, and its Adam clock does not advance
+    b_after_skip = b.data.copy()
+    a.grad = np.array([2.0])
+    b.grad = np.array([2.0])
+    opt.step()
+
+    np.testing.assert_array_equal(b_after_skip, [1.0])
+    # b's first real step is bias-corrected as step 1: exactly alpha * sign(grad)
+    np.testing.assert_allclose(b.data, [0.9], rtol=1e-7)
+
+
+def test_optimizer_rejects_non_autograd_parameter():
+    with pytest.raises(TypeError, match="parameter 1"):
+        optim.SGD([Tensor([1.0], autograd=True), Tensor([1.0])])
+
+
+# ---------------------------------------------------------------------------
+# float32 parameters stay float32 through training
+# ---------------------------------------------------------------------------
+def _float32_model(seed):
+    rng = np.random.default_rng(seed)
+    emb = nn.Embedding(10, 4, rng=rng, dtype=np.float32)
+    lin = nn.Linear(4, 1, rng=rng, dtype=np.float32)
+    return emb, lin
+
+
+@pytest.mark.parametrize(
+    "make_opt",
+    [lambda p: optim.SGD(p, alpha=0.1), lambda p: optim.Adam(p, alpha=0.01)],
+    ids=["SGD", "Adam"],
+)
+@pytest.mark.parametrize(
+    ("criterion", "as_tensor"),
+    [(nn.MSELoss(), False), (nn.MSELoss(), True), (nn.BCELoss(), False), (nn.BCELoss(), True)],
+    ids=["MSE", "MSE_float64_tensor_target", "BCE", "BCE_float64_tensor_target"],
+)
+def test_float32_parameters_stay_float32_through_training(make_opt, criterion, as_tensor):
+    rng = np.random.default_rng(0)
+    emb, lin = _float32_model(seed=1)
+    params = emb.get_parameters() + lin.get_parameters()
+    opt = make_opt(params)
+    ids = rng.integers(0, 10, 8)
+    y = rng.integers(0, 2, (8, 1)).astype(np.float64)  # labels as datasets give them
+    target = Tensor(y) if as_tensor else y
+    start = [p.data.copy() for p in params]
+
+    for _ in range(5):
+        loss = criterion(lin(emb(ids)), target)
+        loss.backward()
+        assert [p.grad.dtype for p in params] == [np.float32] * 3
+        opt.step()
+        assert [p.data.dtype for p in params] == [np.float32] * 3
+
+    assert all(not np.array_equal(p.data, s) for p, s in zip(params, start, strict=True))
+
+
+def test_float32_training_reduces_the_loss():
+    emb, lin = _float32_model(seed=1)
+    opt = optim.Adam(emb.get_parameters() + lin.get_parameters(), alpha=0.05)
+    ids = np.arange(10)
+    y = (ids % 2).astype(np.float32).reshape(-1, 1)
+    criterion = nn.BCELoss()
+
+    losses = []
+    for _ in range(30):
+        loss = criterion(lin(emb(ids)), y)
+        losses.append(loss.item())
+        loss.backward()
+        opt.step()
+
+    assert loss.dtype == np.float32
+    assert losses[-1] < 0.5 * losses[0]
