@@ -109,18 +109,25 @@ class Linear(Layer):
 class Embedding(Layer):
     """Lookup table: integer ids (...) -> (..., dim); weight (vocab_size, dim).
 
-    Initialised as in the book, uniform in (-0.5/dim, 0.5/dim).
+    Initialised as in the book, uniform in (-0.5/dim, 0.5/dim). With
+    ``padding_idx``, that row starts at zero and never receives a gradient, so
+    padded positions add nothing (the book zeroes its '<unk>' row by hand).
     """
 
-    def __init__(self, vocab_size, dim, rng=None, dtype=np.float64):
+    def __init__(self, vocab_size, dim, rng=None, dtype=np.float64, padding_idx=None):
         rng = _random.resolve(rng)
         self.vocab_size = vocab_size
         self.dim = dim
+        if padding_idx is not None and not 0 <= padding_idx < vocab_size:
+            raise ValueError(f"Embedding: padding_idx={padding_idx} is outside 0..{vocab_size - 1}")
+        self.padding_idx = padding_idx
         w = (rng.random((vocab_size, dim)) - 0.5) / dim
+        if padding_idx is not None:
+            w[padding_idx] = 0
         self.weight = Tensor(w.astype(dtype), autograd=True)
 
     def forward(self, indices):
-        return self.weight.index_select(indices)
+        return self.weight.index_select(indices, padding_idx=self.padding_idx)
 
 
 class Sequential(Layer):

@@ -177,10 +177,11 @@ class Concat(Function):
 class IndexSelect(Function):
     """Rows of a table at integer ``indices`` (the embedding lookup); rows may repeat.
 
-    table (N, D...), indices (...) -> (..., D...). Backward is a scatter-add.
+    table (N, D...), indices (...) -> (..., D...). Backward is a scatter-add;
+    row ``padding_idx`` (if given) gets no gradient.
     """
 
-    def forward(self, table, indices):
+    def forward(self, table, indices, padding_idx=None):
         indices = np.asarray(indices)
         if not np.issubdtype(indices.dtype, np.integer):
             raise TypeError(
@@ -195,12 +196,14 @@ class IndexSelect(Function):
                     f"index_select: index {int(indices[pos])} at position {pos} is out of "
                     f"range for a table of {n} rows (valid: 0..{n - 1})"
                 )
-        self.save(indices, table.shape)
+        self.save(indices, table.shape, padding_idx)
         return kernels.gather_rows(table, indices)
 
     def backward(self, grad):
-        indices, shape = self.saved
+        indices, shape, padding_idx = self.saved
         rows = kernels.scatter_add_rows(indices, grad, shape[0])
+        if padding_idx is not None:
+            rows[padding_idx] = 0  # the padding row never learns
         return (rows.reshape(shape),)
 
 

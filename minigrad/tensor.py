@@ -272,11 +272,14 @@ class Tensor:
         """New axis at ``dim``, repeated ``copies`` times (the book's ``expand``)."""
         return apply(ops.Expand, self, dim=dim, copies=copies)
 
-    def index_select(self, indices):
-        """Rows at integer ``indices`` (Tensor or array; may repeat): the embedding lookup."""
+    def index_select(self, indices, padding_idx=None):
+        """Rows at integer ``indices`` (Tensor or array; may repeat): the embedding lookup.
+
+        Row ``padding_idx``, if given, receives no gradient.
+        """
         if isinstance(indices, Tensor):
             indices = indices.data
-        return apply(ops.IndexSelect, self, indices=indices)
+        return apply(ops.IndexSelect, self, indices=indices, padding_idx=padding_idx)
 
     # --------------------------------------------------------- nonlinearities
     def sigmoid(self):

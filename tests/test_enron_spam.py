@@ -361,3 +361,21 @@ def test_real_enron1_vocabulary(real_corpus):
     assert vocab.words[2] == "subject:"  # every email starts with 'Subject:'
     assert len(vocab) == ENRON1_VOCAB_SIZE
     assert batch.num_dropped == ENRON1_DROPPED
+
+
+def test_ignore_fallback_drops_invalid_bytes_like_the_book(tmp_path):
+    root = tmp_path / "data"
+    folder = root / "enron-spam" / "enron1"
+    for cls in ("ham", "spam"):
+        (folder / cls).mkdir(parents=True)
+    (folder / "ham" / "0001.2000-01-01.x.ham.txt").write_bytes(b"caf\xe9 ok\r\n")
+    (folder / "spam" / "0002.2000-01-01.x.spam.txt").write_bytes(b"buy now\n")
+    (folder / "Summary.txt").write_text(
+        "Legitimate\n----------\n- Total number: 1 emails\n\n"
+        "Spam\n----\n- Total number: 1 emails\n")
+
+    corpus = load_enron_spam(root, folders=("enron1",), encoding_fallback="ignore")
+
+    assert corpus.texts[0] == "caf ok\n"
+    assert corpus.num_decode_fallbacks == 1
+    assert "invalid bytes dropped" in corpus.notes[-1]

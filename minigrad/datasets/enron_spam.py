@@ -18,13 +18,15 @@ from . import _common
 from ._common import DatasetError
 from .types import SpamCorpus
 
-__all__ = ["load_enron_spam", "FOLDERS", "CLASSES", "SHORTFALL_TOLERANCE"]
+__all__ = ["load_enron_spam", "FOLDERS", "CLASSES", "SHORTFALL_TOLERANCE", "IGNORE"]
 
 NAME = "enron-spam"
 FOLDERS = tuple(f"enron{i}" for i in range(1, 7))
 CLASSES = ("ham", "spam")  # sorted folder names; the label is the position (1 = spam)
 SHORTFALL_TOLERANCE = 0.01
 """A class folder may hold up to this fraction fewer emails than Summary.txt states."""
+IGNORE = "ignore"
+"""``encoding_fallback`` value: decode UTF-8, dropping invalid bytes (the book's way)."""
 
 # Summary.txt: a 'Legitimate' and a 'Spam' section, each with '- Total number: N emails'.
 _SECTIONS = {"legitimate": "ham", "spam": "spam"}
@@ -44,8 +46,10 @@ def load_enron_spam(root=None, folders=FOLDERS, encoding_fallback="latin-1"):
     by name. ``files`` holds 'enronN/ham/NAME.txt' for each email, ``owners`` the
     mailbox. Line ends CRLF and lone CR become LF. Text is decoded as UTF-8; a
     file that is not valid UTF-8 is decoded with ``encoding_fallback`` (latin-1
-    maps every byte, so it never fails) and counted in ``num_decode_fallbacks``
-    and ``notes``. With ``encoding_fallback=None`` such a file is a DatasetError
+    maps every byte, so it never fails; ``"ignore"`` decodes UTF-8 and *drops*
+    the invalid bytes, which is what the book's ``codecs.open(...,
+    errors="ignore")`` does) and counted in ``num_decode_fallbacks`` and ``notes``.
+    With ``encoding_fallback=None`` such a file is a DatasetError
     naming it and the offending byte offset.
 
     Counts are checked against each Summary.txt ('Total number: N emails' in its
@@ -68,7 +72,7 @@ def load_enron_spam(root=None, folders=FOLDERS, encoding_fallback="latin-1"):
         return synthetic_spam()
 
     folders = _check_folders(folders)
-    if encoding_fallback is not None:
+    if encoding_fallback not in (None, IGNORE):
         codecs.lookup(encoding_fallback)  # an unknown codec fails here, not mid-way
     base = Path(root) / NAME
     sources = _locate(base, folders)
@@ -93,8 +97,10 @@ def load_enron_spam(root=None, folders=FOLDERS, encoding_fallback="latin-1"):
                 files.append(rel)
 
     if fallbacks:
+        how = ("decoded as UTF-8 with the invalid bytes dropped (the book's errors='ignore')"
+               if encoding_fallback == IGNORE else f"decoded as {encoding_fallback}")
         notes.append(f"{len(fallbacks)} of {len(texts)} files are not valid UTF-8 and were "
-                     f"decoded as {encoding_fallback} (first: {fallbacks[0]})")
+                     f"{how} (first: {fallbacks[0]})")
     kinds = {is_archive for _, _, is_archive in sources}
     source = "folders+archives" if len(kinds) == 2 else "archives" if True in kinds else "folders"
     return SpamCorpus(texts=texts, labels=np.array(labels, dtype=np.int64),
@@ -259,7 +265,10 @@ def _decode(data, rel, path, fallback):
                                f"encoding_fallback=None; pass encoding_fallback='latin-1' "
                                f"to decode such files anyway") from None
         try:
-            text, fell_back = data.decode(fallback), True
+            if fallback == IGNORE:  # the book's codecs.open(..., errors="ignore")
+                text, fell_back = data.decode("utf-8", errors="ignore"), True
+            else:
+                text, fell_back = data.decode(fallback), True
         except UnicodeDecodeError as err2:
             raise DatasetError(f"{rel} (in {path}): byte offset {err2.start} is valid in "
                                f"neither UTF-8 nor {fallback}") from None
