@@ -25,6 +25,8 @@ FOLDERS = tuple(f"enron{i}" for i in range(1, 7))
 CLASSES = ("ham", "spam")  # sorted folder names; the label is the position (1 = spam)
 SHORTFALL_TOLERANCE = 0.01
 """A class folder may hold up to this fraction fewer emails than Summary.txt states."""
+SYNTHETIC_SIZE = 33_715
+"""Emails in the stand-in returned under ``MINIGRAD_DATA=synthetic`` (the real corpus' count)."""
 IGNORE = "ignore"
 """``encoding_fallback`` value: decode UTF-8, dropping invalid bytes (the book's way)."""
 
@@ -69,7 +71,7 @@ def load_enron_spam(root=None, folders=FOLDERS, encoding_fallback="latin-1"):
         from .synthetic import synthetic_spam  # lazy: only the stand-in needs it
 
         print(_common.synthetic_banner("Enron-Spam"))
-        return synthetic_spam()
+        return synthetic_spam(num_emails=SYNTHETIC_SIZE)  # Enron-sized, so notebooks run
 
     folders = _check_folders(folders)
     if encoding_fallback not in (None, IGNORE):
