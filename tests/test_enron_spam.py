@@ -261,11 +261,18 @@ def test_env_variable_points_at_the_data(two_mailboxes, monkeypatch):
 def test_synthetic_prints_banner_and_returns_stand_in(monkeypatch, capsys):
     # A stand-in for minigrad.datasets.synthetic, so this test does not depend on it.
     stand_in = object()
+    asked = {}
     fake = types.ModuleType("minigrad.datasets.synthetic")
-    fake.synthetic_spam = lambda: stand_in
+
+    def fake_synthetic_spam(num_emails):
+        asked["num_emails"] = num_emails
+        return stand_in
+
+    fake.synthetic_spam = fake_synthetic_spam
     monkeypatch.setitem(sys.modules, "minigrad.datasets.synthetic", fake)
     monkeypatch.setenv("MINIGRAD_DATA", "synthetic")
     assert load_enron_spam() is stand_in
+    assert asked["num_emails"] == 33_715  # corpus-sized, so the notebooks' recipes work
     assert "*** SYNTHETIC DATA: Enron-Spam is a generated stand-in" in capsys.readouterr().out
 
 
