@@ -1,10 +1,20 @@
-"""Command line: ``python -m minigrad.datasets download ml-100k ml-1m enron-spam``."""
+"""Command line: ``python -m minigrad.datasets download|verify ml-100k ml-1m enron-spam``."""
 
 import argparse
 import sys
+from pathlib import Path
 
-from minigrad.datasets._common import DatasetError
-from minigrad.datasets.download import BASE_URL_ENV, REGISTRY, download
+from minigrad.datasets._common import SYNTHETIC, DatasetError, data_root
+from minigrad.datasets.download import (
+    BASE_URL_ENV,
+    CHECKSUM_KINDS,
+    CHECKSUMS_ENV,
+    REGISTRY,
+    checksum_files,
+    checksums_dir,
+    download,
+    verify,
+)
 
 
 def build_parser():
@@ -26,13 +36,73 @@ def build_parser():
     get.add_argument("--base-url", metavar="URL",
                      help=f"fetch <URL>/<archive> instead of the publisher's address "
                           f"(default: ${BASE_URL_ENV})")
+    check = commands.add_parser(
+        "verify", help="check the datasets in place against data/checksums",
+        description="Check the files under the data folder against the digests in "
+                    "data/checksums/. Prints OK, MISMATCH or MISSING for each file (Enron-Spam: "
+                    "each mailbox folder); exits 1 if anything mismatches or is missing. "
+                    "Without names, checks every dataset present in the data folder.")
+    check.add_argument("names", nargs="*", metavar="NAME",
+                       help=f"zero or more of: {', '.join(REGISTRY)} (default: those present)")
+    check.add_argument("--root", metavar="DIR",
+                       help="data folder (default: $MINIGRAD_DATA, else <repo>/data)")
+    check.add_argument("--checksums", metavar="DIR",
+                       help=f"folder of checksum files (default: ${CHECKSUMS_ENV}, else "
+                            f"<repo>/data/checksums)")
     return parser
+
+
+def run_verify(names, root=None, checksums=None, out=None):
+    """Verify each dataset (all present ones when ``names`` is empty); return the exit status.
+
+    A dataset named explicitly must be present; with no names, absent ones are skipped.
+    Prints to ``out`` (default: sys.stdout at call time).
+    """
+    out = out or sys.stdout
+    root_dir = data_root(root)
+    if root_dir == SYNTHETIC:
+        raise DatasetError("the data root is 'synthetic' (MINIGRAD_DATA=synthetic): there are "
+                           "no files to verify; pass --root DIR or set MINIGRAD_DATA to a folder")
+    if not names:
+        folder = checksums_dir(checksums)
+        known = [n for n in REGISTRY if any((folder / f"{n}{k}").is_file()
+                                            for k in CHECKSUM_KINDS)]
+        names = [n for n in known if (Path(root_dir) / n).is_dir()]
+        for n in known:
+            if n not in names:
+                print(f"{n}: not in {root_dir}, skipped", file=out)
+        if not names:
+            raise DatasetError(f"none of {', '.join(known) or 'the datasets'} is in "
+                               f"{root_dir}; set MINIGRAD_DATA or pass --root DIR")
+    problems = 0
+    for name in dict.fromkeys(names):
+        checks = verify(name, root, checksums=checksums)
+        against = ", ".join(p.name for p in checksum_files(name, checksums).values())
+        print(f"{name}: checking {Path(root_dir) / name} against {against}", file=out)
+        for c in checks:
+            print(f"  {c.status:<9} {c.path}{': ' + c.detail if c.detail else ''}", file=out)
+        failed = sum(c.failed for c in checks)
+        tally = {s: sum(c.status == s for c in checks) for s in ("OK", "MISMATCH", "MISSING",
+                                                                  "ABSENT")}
+        summary = ", ".join(f"{n} {s}" for s, n in tally.items() if n)
+        print(f"{name}: {'FAILED' if failed else 'verified'} ({summary})", file=out)
+        problems += failed
+    if problems:
+        print(f"verify: {problems} problem(s); see MISMATCH / MISSING above", file=out)
+    return 1 if problems else 0
 
 
 def main(argv=None):
     """Run the command line; return the exit status (0 on success)."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     try:
+        if args.command == "verify":
+            unknown = [n for n in args.names if n not in REGISTRY]
+            if unknown:  # checked here: argparse rejects an empty list for nargs='*' + choices
+                parser.error(f"verify: unknown dataset {', '.join(map(repr, unknown))}; "
+                             f"choose from {', '.join(REGISTRY)}")
+            return run_verify(args.names, args.root, args.checksums)
         for name in dict.fromkeys(args.names):  # each once, in the order given
             download(name, args.root, force=args.force, base_url=args.base_url)
     except DatasetError as e:

@@ -1,0 +1,118 @@
+"""Benchmark workloads run end to end on tiny data and end with a parseable BENCH line.
+
+Smoke tests only: nothing here asserts a timing.
+"""
+
+import json
+
+import pytest
+
+from minigrad import bench
+
+# A tiny ml-100k in the published layout: u.genre names u.item's flag columns.
+TINY_100K = {
+    "u.genre": b"unknown|0\nAction|1\nComedy|2\n\n",
+    "u.item": (b"1|Toy Story (1995)|01-Jan-1995||http://a|0|0|1\n"
+               b"2|Mis\xe9rables, Les (1995)|01-Jan-1995||http://b|0|1|1\n"
+               b"3|unknown||||1|0|0\n"),
+    "u.user": b"7|24|M|technician|11111\n2|53|F|other|01234\n",
+    "u.data": b"7\t1\t5\t900000001\n2\t3\t1\t900000002\n7\t2\t3\t900000003\n",
+}
+
+SUMMARY = ("Legitimate\r\n----------\r\n- Owner: farmer-d\r\n- Total number: {ham} emails\r\n"
+           "\r\nSpam\r\n----\r\n- Owner: GP\r\n- Total number: {spam} emails\r\n")
+
+
+def write_tiny_data(root):
+    """ml-100k plus enron1..enron6 under ``root``: 3 ratings, 6 x (2 ham + 1 spam) emails."""
+    (root / "ml-100k").mkdir(parents=True)
+    for name, data in TINY_100K.items():
+        (root / "ml-100k" / name).write_bytes(data)
+    long_email = " ".join(f"w{i}" for i in range(600)).encode()  # longer than max_len=500
+    for i in range(1, 7):
+        box = root / "enron-spam" / f"enron{i}"
+        (box / "ham").mkdir(parents=True)
+        (box / "spam").mkdir()
+        (box / "Summary.txt").write_bytes(SUMMARY.format(ham=2, spam=1).encode())
+        (box / "ham" / f"0001.ham{i}.txt").write_bytes(b"Subject: meeting\r\nsee you at 10\r\n")
+        (box / "ham" / f"0002.ham{i}.txt").write_bytes(long_email)
+        (box / "spam" / f"0003.spam{i}.txt").write_bytes(b"Subject: caf\xe9 deals\ncheap\n")
+    return root
+
+
+def bench_line(stdout):
+    """The figures of the last line, which must be ``BENCH {json}``."""
+    last = stdout.rstrip("\n").splitlines()[-1]
+    assert last.startswith("BENCH "), last
+    return json.loads(last[len("BENCH "):])
+
+
+def test_workloads_are_a_dict_of_functions():
+    assert {"kernels", "data"} <= set(bench.WORKLOADS)
+    assert all(callable(f) for f in bench.WORKLOADS.values())
+
+
+def test_data_workload_on_tiny_data_prints_a_table_and_a_bench_line(tmp_path, monkeypatch,
+                                                                     capsys):
+    monkeypatch.setenv("MINIGRAD_DATA", str(write_tiny_data(tmp_path)))
+
+    status = bench.main(["data", "--repeats", "1", "--heavy-repeats", "1"])
+
+    out = capsys.readouterr().out
+    assert status == 0
+    figures = bench_line(out)
+    assert figures["workload"] == "data"
+    for key in bench.DATA_TARGETS:
+        assert isinstance(figures[key], float) and figures[key] >= 0
+        assert f"< {bench.DATA_TARGETS[key]:g} s" in out  # the target is printed beside it
+    assert figures["runs"] == {key: 1 for key in bench.DATA_TARGETS}
+    assert (figures["ml100k_ratings"], figures["ml100k_users"], figures["ml100k_items"]) == (
+        3, 2, 3)
+    assert (figures["enron_emails"], figures["enron_ham"], figures["enron_spam"]) == (18, 12, 6)
+    assert figures["enron_decode_fallbacks"] == 6  # the 0xE9 in each spam email
+    assert figures["indexed_rows"] == 18 and figures["truncated_rows"] == 6
+    assert figures["max_len"] == 500
+    assert "no warm-up" in out
+
+
+def test_data_workload_refuses_synthetic_data(monkeypatch, capsys):
+    monkeypatch.setenv("MINIGRAD_DATA", "synthetic")
+
+    status = bench.main(["data", "--repeats", "1"])
+
+    captured = capsys.readouterr()
+    assert status == 1
+    assert "BENCH" not in captured.out
+    assert captured.err.startswith("error: ") and "synthetic" in captured.err
+
+
+@pytest.mark.parametrize("missing", ["ml-100k", "enron-spam"])
+def test_data_workload_names_the_missing_dataset(tmp_path, monkeypatch, capsys, missing):
+    root = write_tiny_data(tmp_path)
+    (root / missing).rename(root / f"{missing}.away")
+    monkeypatch.setenv("MINIGRAD_DATA", str(root))
+
+    status = bench.main(["data", "--repeats", "1"])
+
+    captured = capsys.readouterr()
+    assert status == 1
+    assert "BENCH" not in captured.out
+    assert missing in captured.err and "MINIGRAD_DATA" in captured.err
+    assert "Traceback" not in captured.err
+
+
+def test_kernels_workload_ends_with_a_bench_line(monkeypatch, capsys):
+    monkeypatch.setattr(bench, "KERNEL_CASES", [("tiny", 300, 50, 1), ("tiny wide", 200, 20, 8)])
+
+    status = bench.main(["kernels", "--repeats", "1"])
+
+    out = capsys.readouterr().out
+    assert status == 0
+    assert "default ('auto') uses" in out  # the table is unchanged
+    figures = bench_line(out)
+    assert figures["workload"] == "kernels"
+    assert [case["dim"] for case in figures["cases"]] == [1, 8]
+    for case in figures["cases"]:
+        assert set(case["median_s"]) == set(case["speedup_vs_loop"]) >= {"loop", "add_at"}
+        assert case["speedup_vs_loop"]["loop"] == 1.0
+        assert case["auto"] in case["median_s"] and case["fastest"] in case["median_s"]
