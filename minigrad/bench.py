@@ -1,12 +1,18 @@
 """Benchmarks that print figures and ratios measured in one process.
 
-    python -m minigrad.bench kernels
+    python -m minigrad.bench kernels    # scatter-add candidates vs a Python loop
+    python -m minigrad.bench data       # loading and indexing the real datasets ($MINIGRAD_DATA)
+    python -m minigrad.bench spam       # one epoch of the book's spam recipe vs its per-row loop
 
 Never a timed assertion: these print, the reader judges. Each ratio is
 against a reference measured in the same run, so machine speed cancels out.
+Every workload ends with one line ``BENCH {json}`` holding its figures, for
+scripts to pick up.
 """
 
 import argparse
+import json
+import os
 import platform
 import sys
 import time
@@ -15,11 +21,17 @@ import numpy as np
 
 from . import kernels
 
-__all__ = ["median_time", "bench_kernels", "main"]
+__all__ = ["median_time", "bench_kernels", "bench_data", "bench_spam", "WORKLOADS",
+           "DATA_TARGETS", "main"]
 
 
 def median_time(fn, repeats=5, warmup=1):
     """Median wall time of ``fn()`` in seconds over ``repeats`` runs (after ``warmup``)."""
+    return float(np.median(_timings(fn, repeats, warmup)))
+
+
+def _timings(fn, repeats, warmup):
+    """All wall times of ``fn()`` in seconds over ``repeats`` runs (after ``warmup``)."""
     for _ in range(warmup):
         fn()
     times = []
@@ -27,7 +39,7 @@ def median_time(fn, repeats=5, warmup=1):
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
-    return float(np.median(times))
+    return times
 
 
 # (label, number of indices, table rows, table width)
@@ -68,15 +80,364 @@ def bench_kernels(repeats=5, seed=0, dtype=np.float32, out=sys.stdout):
     return results
 
 
+DATA_TARGETS = {"ml100k_load_s": 1.0, "enron_load_s": 10.0, "enron_tokenize_index_s": 10.0}
+"""Seconds each data figure should stay under (issue 3), on a 2-core machine."""
+
+MAX_LEN = 500  # the book's cut-off for an email's length in words
+
+
+def _cpus():
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count()
+
+
+def bench_data(root=None, repeats=5, heavy_repeats=3, out=None):
+    """Time loading ml-100k and Enron-Spam and indexing every email; return the figures.
+
+    Reads the real data under ``root`` (default ``$MINIGRAD_DATA``, else <repo>/data)
+    and raises DatasetError when it is absent; the synthetic stand-ins are refused,
+    since their timings say nothing about the real files. Prints to ``out`` (default
+    sys.stdout).
+    """
+    out = out or sys.stdout
+    # Imported here so that the kernels workload needs NumPy alone.
+    import pandas as pd
+
+    from .datasets import (
+        SYNTHETIC,
+        DatasetError,
+        Vocabulary,
+        data_root,
+        load_enron_spam,
+        load_movielens,
+        tokenize,
+    )
+
+    root = data_root(root)
+    if root == SYNTHETIC:
+        raise DatasetError("the data benchmark times the real datasets, and MINIGRAD_DATA is "
+                           "'synthetic': set MINIGRAD_DATA to a folder holding ml-100k/ and "
+                           "enron-spam/ (see data/README.md)")
+    if repeats < 1 or heavy_repeats < 1:
+        raise ValueError(f"repeats and heavy_repeats must be >= 1, got {repeats}, "
+                         f"{heavy_repeats}")
+
+    # The first load of each is the warm-up (file cache, imports), and fails early and
+    # clearly when a dataset is missing, before anything is timed.
+    try:
+        ml = load_movielens("ml-100k", root)
+        corpus = load_enron_spam(root)
+    except DatasetError as e:
+        raise DatasetError(f"the data benchmark needs the real datasets (it refuses the "
+                           f"synthetic stand-ins). {e}") from e
+    texts = corpus.texts
+
+    def tokenize_and_index():
+        token_lists = [tokenize(text) for text in texts]
+        vocab = Vocabulary.build(token_lists)
+        batch = vocab.to_indices(token_lists, max_len=MAX_LEN)
+        last.update(vocab_size=len(vocab), tokens=int(batch.original_lengths.sum()),
+                    indexed_rows=len(batch), truncated_rows=batch.num_truncated)
+
+    last = {}
+    times = {
+        "ml100k_load_s": _timings(lambda: load_movielens("ml-100k", root), repeats, 0),
+        "enron_load_s": _timings(lambda: load_enron_spam(root), repeats, 0),
+        # Several seconds a run: no warm-up, fewer runs.
+        "enron_tokenize_index_s": _timings(tokenize_and_index, heavy_repeats, 0),
+    }
+
+    labels = {
+        "ml100k_load_s": "ml-100k: load_movielens('ml-100k')",
+        "enron_load_s": "Enron-Spam: load_enron_spam(), enron1-6",
+        "enron_tokenize_index_s": f"Enron-Spam: tokenize + Vocabulary + to_indices({MAX_LEN})",
+    }
+    ham, spam = int((corpus.labels == 0).sum()), int((corpus.labels == 1).sum())
+    load = f", load average {os.getloadavg()[0]:.2f}" if hasattr(os, "getloadavg") else ""
+    print(f"numpy {np.__version__}, pandas {pd.__version__}, python "
+          f"{platform.python_version()}, {_cpus()} cores{load}", file=out)
+    print(f"data root: {root}\n", file=out)
+    print(f"  {'workload':<56}{'runs':>5}{'median s':>10}{'min s':>8}{'max s':>8}"
+          f"{'target':>9}  ", file=out)
+    medians = {}
+    for key, ts in times.items():
+        medians[key] = float(np.median(ts))
+        target = DATA_TARGETS[key]
+        verdict = "ok" if medians[key] < target else "OVER TARGET"
+        print(f"  {labels[key]:<56}{len(ts):>5}{medians[key]:>10.3f}{min(ts):>8.3f}"
+              f"{max(ts):>8.3f}{'< ' + format(target, 'g') + ' s':>9}  {verdict}", file=out)
+    print(f"\n  runs: the loads are timed after one untimed warm-up load each; tokenization\n"
+          f"  takes several seconds a run, so {heavy_repeats} run(s) and no warm-up.", file=out)
+    print(f"  ml-100k: {len(ml.ratings):,} ratings, {len(ml.users):,} users, "
+          f"{len(ml.items):,} items, mean rating {ml.ratings['rating'].mean():.4f}", file=out)
+    print(f"  Enron-Spam: {len(corpus):,} emails ({ham:,} ham, {spam:,} spam), "
+          f"{corpus.num_decode_fallbacks:,} decoded as latin-1", file=out)
+    for note in corpus.notes:
+        print(f"    note: {note}", file=out)
+    print(f"  indexing: tokenize(text) (every word, lowercased), Vocabulary.build (no cut-off),\n"
+          f"    to_indices(max_len={MAX_LEN}, long='truncate'): {last['tokens']:,} words, "
+          f"{last['vocab_size']:,} vocabulary entries,\n    {last['indexed_rows']:,} rows, "
+          f"{last['truncated_rows']:,} of them truncated", file=out)
+
+    return {
+        "workload": "data",
+        **{key: round(value, 4) for key, value in medians.items()},
+        "runs": {key: len(ts) for key, ts in times.items()},
+        "targets_s": DATA_TARGETS,
+        "within_targets": all(medians[k] < DATA_TARGETS[k] for k in medians),
+        "cpus": _cpus(),
+        "ml100k_ratings": len(ml.ratings),
+        "ml100k_users": len(ml.users),
+        "ml100k_items": len(ml.items),
+        "enron_emails": len(corpus),
+        "enron_ham": ham,
+        "enron_spam": spam,
+        "enron_decode_fallbacks": corpus.num_decode_fallbacks,
+        **last,
+        "max_len": MAX_LEN,
+    }
+
+
+def _run_kernels(args, out):
+    results = bench_kernels(repeats=args.repeats, dtype=np.dtype(args.dtype), out=out)
+    return {
+        "workload": "kernels",
+        "dtype": np.dtype(args.dtype).name,
+        "repeats": args.repeats,
+        "loop_repeats": 1,  # the Python loop is timed once: it is 100x slower
+        "cases": [{
+            "case": " ".join(r["case"].split()),
+            "indices": r["indices"], "rows": r["rows"], "dim": r["dim"],
+            "median_s": {name: round(t, 6) for name, t in r["seconds"].items()},
+            "speedup_vs_loop": {name: round(r["seconds"]["loop"] / t, 2)
+                                for name, t in r["seconds"].items()},
+            "auto": r["auto"], "fastest": r["fastest"],
+        } for r in results],
+    }
+
+
+def _run_data(args, out):
+    from .datasets import DatasetError
+
+    try:
+        return bench_data(repeats=args.repeats, heavy_repeats=args.heavy_repeats, out=out)
+    except DatasetError as e:
+        raise WorkloadError(str(e)) from e
+
+
+class WorkloadError(Exception):
+    """A workload cannot run here (e.g. its data is absent); main prints it, exits 1."""
+
+
+WORKLOADS = {"kernels": _run_kernels, "data": _run_data}
+"""Workload name -> function(parsed args, out) that prints its table and returns its figures."""
+
+
+# ---------------------------------------------------------------------------
+# spam: one epoch of the book's recipe, against the book's per-row loop (issues 4, 8)
+# ---------------------------------------------------------------------------
+SPAM_TARGETS = {"epoch_s": 0.2, "speedup_vs_book": 100.0}
+"""Issue 8's goals: an epoch in <= 0.2 s, >= 100x the book's algorithm."""
+
+
+def _book_spam_data(root=None):
+    """The book's recipe on the real Enron-Spam corpus; a DatasetError when it is absent."""
+    from .datasets import SYNTHETIC, DatasetError, data_root, load_enron_spam
+    from .recipes import spam
+
+    root = data_root(root)
+    if root == SYNTHETIC:
+        raise DatasetError("the spam benchmark times the real Enron-Spam corpus, and "
+                           "MINIGRAD_DATA is 'synthetic': set MINIGRAD_DATA to a folder holding "
+                           "enron-spam/ (see data/README.md)")
+    return spam.book_recipe(load_enron_spam(root, encoding_fallback="ignore"))
+
+
+class _ForceScatterAdd:
+    """Within ``with``, every 'auto' scatter-add (the embedding backward) uses ``method``.
+
+    Patches ``kernels._auto_method`` for the block only and counts the calls, so a
+    caller can check the patch was really on the path it timed.
+    """
+
+    def __init__(self, method):
+        self.method = method
+        self.calls = 0
+
+    def _choose(self, rows, indices):
+        self.calls += 1
+        return self.method
+
+    def __enter__(self):
+        self._original = kernels._auto_method
+        kernels._auto_method = self._choose
+        return self
+
+    def __exit__(self, *exc):
+        kernels._auto_method = self._original
+
+
+def bench_spam(data=None, repeats=5, loop_batches=3, batch_size=500, out=None):
+    """Time one epoch of the book's recipe, and the book's algorithm on the same batches.
+
+    ``data`` is a ``recipes.spam.SpamData`` (default: the book recipe on the real
+    corpus). The epoch runs through the public API, ``recipes.spam.train_epoch``,
+    ``repeats`` times after one warm-up. The book's algorithm is the same
+    forward/backward with the embedding backward done by the per-row Python loop
+    (``kernels.scatter_add_rows_loop``); it is timed on the first ``loop_batches``
+    batches and extrapolated to the epoch. Prints to ``out``; returns the figures.
+    """
+    from .recipes import spam
+
+    out = out or sys.stdout
+    data = _book_spam_data() if data is None else data
+    X, y = data.X_train, data.y_train
+    num_batches = len(X) // batch_size  # the book skips the last partial batch
+    if num_batches < 1 or repeats < 1 or loop_batches < 1:
+        raise ValueError(f"bench_spam: need >= 1 batch of {batch_size} (have {len(X)} rows), "
+                         f"repeats >= 1 and loop_batches >= 1")
+    loop_batches = min(loop_batches, num_batches)
+    vocab_size = len(data.vocab)
+
+    def timed(fn):
+        t0 = time.perf_counter()
+        fn()
+        return time.perf_counter() - t0
+
+    model = spam.spam_model(vocab_size)
+    timed(lambda: spam.train_epoch(model, X, y, batch_size=batch_size))  # warm-up
+    epoch_times = [timed(lambda: spam.train_epoch(model, X, y, batch_size=batch_size))
+                   for _ in range(repeats)]
+
+    def first_batches():
+        """A fresh model trained on batches 0 .. loop_batches-1; seconds per batch."""
+        m = spam.spam_model(vocab_size)
+        times = []
+        for b in range(loop_batches):
+            sl = slice(b * batch_size, (b + 1) * batch_size)
+            times.append(timed(lambda sl=sl: spam.train_epoch(m, X[sl], y[sl],
+                                                               batch_size=batch_size)))
+        return m, times
+
+    with _ForceScatterAdd("loop") as forced:
+        book_model, loop_times = first_batches()
+    if forced.calls < loop_batches:
+        raise AssertionError("the embedding backward did not go through kernels._auto_method: "
+                             "the reference timed was not the book's per-row loop")
+    fast_model, fast_times = first_batches()
+    max_diff = float(np.abs(book_model.weight.data - fast_model.weight.data).max())
+    if not np.allclose(book_model.weight.data, fast_model.weight.data, rtol=1e-4, atol=1e-5):
+        raise AssertionError(f"the book's loop and minigrad disagree after {loop_batches} "
+                             f"batches (max |diff| {max_diff:.3g})")
+
+    epoch_s = float(np.median(epoch_times))
+    loop_batch_s = float(np.median(loop_times))
+    fast_batch_s = float(np.median(fast_times))
+    book_epoch_s = loop_batch_s * num_batches  # extrapolated
+    kernel = kernels._auto_method(np.empty((1, X.shape[1], 1)), X[:1])
+    dtype = model.weight.data.dtype.name
+    figures = {
+        "workload": "spam",
+        "epoch_s": round(epoch_s, 4),
+        "epoch_runs": repeats,
+        "epoch_min_s": round(min(epoch_times), 4),
+        "epoch_max_s": round(max(epoch_times), 4),
+        "ms_per_batch": round(epoch_s / num_batches * 1e3, 3),
+        "book_loop_epoch_s": round(book_epoch_s, 3),
+        "book_loop_extrapolated": True,
+        "book_loop_batches_timed": loop_batches,
+        "book_loop_ms_per_batch": round(loop_batch_s * 1e3, 2),
+        "same_batches_ms_per_batch": round(fast_batch_s * 1e3, 3),
+        "speedup_vs_book": round(book_epoch_s / epoch_s, 1),
+        "speedup_same_batches": round(loop_batch_s / fast_batch_s, 1),
+        "max_abs_weight_diff": max_diff,
+        "num_batches": num_batches,
+        "batch_size": batch_size,
+        "train_rows": len(X),
+        "skipped_rows": len(X) - num_batches * batch_size,
+        "max_len": int(X.shape[1]),
+        "vocab_size": vocab_size,
+        "dtype": dtype,
+        "kernel": kernel,
+        "targets": SPAM_TARGETS,
+        "cpus": _cpus(),
+    }
+    figures["within_targets"] = bool(epoch_s <= SPAM_TARGETS["epoch_s"] and
+                                     figures["speedup_vs_book"] >= SPAM_TARGETS["speedup_vs_book"])
+
+    load = f", load average {os.getloadavg()[0]:.2f}" if hasattr(os, "getloadavg") else ""
+    print(f"numpy {np.__version__}, python {platform.python_version()}, {_cpus()} cores{load}",
+          file=out)
+    print(f"spam, the book's recipe: {len(X):,} training rows x {X.shape[1]} word slots, "
+          f"vocabulary {vocab_size:,}, {dtype}\n  {num_batches} batches of {batch_size} per "
+          f"epoch (the last {figures['skipped_rows']} rows skipped, as in the book)\n", file=out)
+    print(f"  {'variant':<54}{'runs':>5}{'s/epoch':>10}{'ms/batch':>10}{'x book':>9}", file=out)
+    rows = [
+        ("minigrad: recipes.spam.train_epoch, full epoch", repeats, f"{epoch_s:.3f}",
+         epoch_s / num_batches, book_epoch_s / epoch_s),
+        (f"minigrad: the same {loop_batches} batches as the book's below", loop_batches, "-",
+         fast_batch_s, loop_batch_s / fast_batch_s),
+        ("book's algorithm: per-row loop in embedding backward", loop_batches,
+         f"{book_epoch_s:.2f}*", loop_batch_s, 1.0),
+    ]
+    for label, runs, per_epoch, per_batch, ratio in rows:
+        print(f"  {label:<54}{runs:>5}{per_epoch:>10}{per_batch * 1e3:>10.2f}{ratio:>9.1f}",
+              file=out)
+    verdict = {True: "ok", False: "NOT MET"}
+    print(f"\n  * extrapolated: median of {loop_batches} timed batches (batches 1-{loop_batches} "
+          f"of the epoch) x {num_batches} batches\n"
+          f"  embedding backward: kernels.scatter_add_rows 'auto' -> '{kernel}'; the book's "
+          f"algorithm\n    is the same train_epoch with 'auto' forced to 'loop' "
+          f"(kernels.scatter_add_rows_loop)\n"
+          f"  after those {loop_batches} batches the two models agree: max |diff| "
+          f"{max_diff:.2g}\n"
+          f"  targets (issue 8): epoch <= {SPAM_TARGETS['epoch_s']} s: "
+          f"{verdict[epoch_s <= SPAM_TARGETS['epoch_s']]}; >= "
+          f"{SPAM_TARGETS['speedup_vs_book']:g}x the book's algorithm: "
+          f"{verdict[figures['speedup_vs_book'] >= SPAM_TARGETS['speedup_vs_book']]}", file=out)
+    return figures
+
+
+def _run_spam(args, out):
+    from .datasets import DatasetError
+
+    try:
+        data = _book_spam_data()
+    except DatasetError as e:
+        raise WorkloadError(str(e)) from e
+    return bench_spam(data, repeats=args.repeats, loop_batches=max(3, args.heavy_repeats),
+                      out=out)
+
+
+WORKLOADS["spam"] = _run_spam
+
+
+def _positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m minigrad.bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("workload", choices=["kernels"], help="what to measure")
-    parser.add_argument("--repeats", type=int, default=5, help="runs per timing (median)")
-    parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    parser.add_argument("workload", choices=list(WORKLOADS), help="what to measure")
+    parser.add_argument("--repeats", type=_positive_int, default=5,
+                        help="runs per timing (median)")
+    parser.add_argument("--heavy-repeats", type=_positive_int, default=3,
+                        help="runs of the multi-second timings (data: tokenization)")
+    parser.add_argument("--dtype", default="float32", choices=["float32", "float64"],
+                        help="kernels: dtype of the rows")
     args = parser.parse_args(argv)
-    if args.workload == "kernels":
-        bench_kernels(repeats=args.repeats, dtype=np.dtype(args.dtype))
+    try:
+        figures = WORKLOADS[args.workload](args, sys.stdout)
+    except WorkloadError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print("BENCH " + json.dumps(figures))
     return 0
 
 

@@ -138,8 +138,9 @@ def run_round(server_params, clients, update_fn, *, rng=None, clients_per_round=
         results.append((params, n))
 
     average = fedavg(results, weighted=weighted)
-    if server_lr == 1.0:
-        new_params = average
+    if server_lr == 1.0:  # the server's dtype, whatever a client sent
+        new_params = {k: average[k].astype(server_params[k].dtype, copy=False)
+                      for k in server_params}
     else:
         new_params = {k: (server_params[k] + server_lr * (average[k] - server_params[k]))
                       .astype(server_params[k].dtype, copy=False) for k in server_params}

@@ -1,0 +1,323 @@
+"""FedAvg: the weighted mean on literal arrays, the round's invariants, sampling, bytes.
+
+Literal tests follow Flower's ``strategy/aggregate.py`` tests (Arrange / Act / Assert);
+the invariants (one client == centralized, identical clients) train the book's spam
+model on a small synthetic corpus.
+"""
+
+import numpy as np
+import pytest
+
+from minigrad.datasets import synthetic_spam
+from minigrad.federated import (
+    History,
+    client_update,
+    fedavg,
+    num_bytes,
+    run_round,
+    sample_clients,
+)
+from minigrad.recipes import spam
+
+RECORD_KEYS = ["round", "clients", "num_examples", "bytes_down", "bytes_up"]
+
+
+# ---------------------------------------------------------------------------
+# fedavg on literal arrays
+# ---------------------------------------------------------------------------
+def two_clients():
+    """Client A (1 example) and client B (3 examples); weights 1/4 and 3/4 are exact."""
+    a = {"w": np.array([[1.0, 2.0]]), "b": np.array([0.0])}
+    b = {"w": np.array([[3.0, 6.0]]), "b": np.array([4.0])}
+    return [(a, 1), (b, 3)]
+
+
+def test_fedavg_weights_by_number_of_examples():
+    results = two_clients()
+
+    average = fedavg(results)
+
+    # w: (1*1 + 3*3) / 4 = 2.5, (1*2 + 3*6) / 4 = 5; b: (1*0 + 3*4) / 4 = 3
+    np.testing.assert_array_equal(average["w"], [[2.5, 5.0]])
+    np.testing.assert_array_equal(average["b"], [3.0])
+    assert set(average) == {"w", "b"}
+
+
+def test_fedavg_plain_mean_ignores_example_counts():
+    results = two_clients()
+
+    average = fedavg(results, weighted=False)
+
+    np.testing.assert_array_equal(average["w"], [[2.0, 4.0]])
+    np.testing.assert_array_equal(average["b"], [2.0])
+
+
+def test_fedavg_three_clients_hand_computed():
+    results = [({"w": np.array([0.0, 10.0])}, 2),
+               ({"w": np.array([5.0, 0.0])}, 1),
+               ({"w": np.array([10.0, 0.0])}, 1)]
+
+    average = fedavg(results)
+
+    # (2*0 + 5 + 10) / 4 = 3.75, (2*10 + 0 + 0) / 4 = 5
+    np.testing.assert_allclose(average["w"], [3.75, 5.0], rtol=1e-15)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fedavg_keeps_the_clients_dtype(dtype):
+    results = [({"w": np.array([1.0, 2.0], dtype=dtype)}, 1),
+               ({"w": np.array([3.0, 4.0], dtype=dtype)}, 1)]
+
+    average = fedavg(results)
+
+    assert average["w"].dtype == dtype
+    np.testing.assert_array_equal(average["w"], np.array([2.0, 3.0], dtype=dtype))
+
+
+def test_fedavg_returns_new_arrays_and_leaves_inputs_alone():
+    results = two_clients()
+    before = [{k: v.copy() for k, v in p.items()} for p, _ in results]
+
+    average = fedavg(results[:1])
+    average["w"][...] = -1
+
+    for (params, _), saved in zip(results, before, strict=True):
+        for name in saved:
+            np.testing.assert_array_equal(params[name], saved[name])
+
+
+def test_fedavg_different_names_is_a_value_error_naming_them():
+    results = [({"w": np.zeros(2)}, 1), ({"v": np.zeros(2)}, 1)]
+
+    with pytest.raises(ValueError, match=r"client 1.*missing \['w'\].*unexpected \['v'\]"):
+        fedavg(results)
+
+
+def test_fedavg_different_shapes_is_a_value_error_naming_the_key():
+    results = [({"w": np.zeros(2), "b": np.zeros(1)}, 1),
+               ({"w": np.zeros(3), "b": np.zeros(1)}, 1)]
+
+    with pytest.raises(ValueError, match=r"client 1: 'w' has shape \(3,\), expected \(2,\)"):
+        fedavg(results)
+
+
+def test_fedavg_zero_examples_in_total_is_an_error():
+    results = [({"w": np.ones(2)}, 0), ({"w": np.ones(2)}, 0)]
+
+    with pytest.raises(ValueError, match="0 examples"):
+        fedavg(results)
+
+
+@pytest.mark.parametrize("bad", [-1, [3], None], ids=["negative", "list", "None"])
+def test_fedavg_bad_example_count_is_an_error(bad):
+    results = [({"w": np.ones(2)}, 1), ({"w": np.ones(2)}, bad)]
+
+    with pytest.raises(ValueError, match="client 1 reported"):
+        fedavg(results)
+
+
+def test_fedavg_no_results_is_an_error():
+    with pytest.raises(ValueError, match="no client results"):
+        fedavg([])
+
+
+def test_num_bytes_counts_the_raw_payload():
+    params = {"w": np.zeros((3, 2), np.float32), "b": np.zeros(2, np.float64)}
+
+    assert num_bytes(params) == 3 * 2 * 4 + 2 * 8
+
+
+# ---------------------------------------------------------------------------
+# run_round with stub clients: server update, bytes, what reaches the server
+# ---------------------------------------------------------------------------
+def constant_client(value, n=1, dtype=np.float32):
+    """An update function that ignores its input and returns ``{'w': value}``."""
+    def update(params, data):
+        return {"w": np.asarray(value, dtype=dtype)}, n
+    return update
+
+
+@pytest.mark.parametrize("server_lr, expected", [(1.0, [2.0, 4.0]), (0.5, [1.0, 2.0])],
+                         ids=["replace", "halfway"])
+def test_server_lr_moves_from_server_toward_average(server_lr, expected):
+    server = {"w": np.zeros(2, np.float32)}
+
+    new, _ = run_round(server, [None], constant_client([2.0, 4.0]), server_lr=server_lr)
+
+    np.testing.assert_array_equal(new["w"], expected)
+    assert new["w"].dtype == np.float32
+    np.testing.assert_array_equal(server["w"], [0.0, 0.0])  # the old model is not mutated
+
+
+@pytest.mark.parametrize("server_lr", [1.0, 0.5], ids=["replace", "halfway"])
+def test_a_client_cannot_change_the_server_models_dtype(server_lr):
+    server = {"w": np.zeros(2, np.float32)}
+
+    new, _ = run_round(server, [None], constant_client([2.0, 4.0], dtype=np.float64),
+                       server_lr=server_lr)
+
+    assert new["w"].dtype == np.float32
+
+
+def test_record_counts_bytes_down_and_bytes_up():
+    server = {"w": np.zeros(3, np.float32), "b": np.zeros(1, np.float32)}  # 16 bytes
+
+    def update(params, data):
+        if data == "wide":  # a client may send float64: it costs twice the bytes
+            return {k: v.astype(np.float64) for k, v in params.items()}, 1
+        return params, 1
+
+    _, record = run_round(server, ["narrow", "narrow", "wide"], update)
+
+    assert record["bytes_down"] == 16 * 3
+    assert record["bytes_up"] == 16 + 16 + 32
+    assert record["num_examples"] == 3
+    assert record["clients"] == [0, 1, 2]
+    assert list(record) == RECORD_KEYS
+
+
+def test_a_client_sending_an_extra_key_is_refused():
+    server = {"w": np.zeros(2)}
+
+    def leaky(params, data):
+        return {**params, "emails": np.array([1.0, 2.0])}, 1
+
+    with pytest.raises(ValueError, match=r"client 0.*unexpected \['emails'\]"):
+        run_round(server, ["secret"], leaky)
+
+
+def test_a_client_sending_a_missing_key_is_refused():
+    server = {"w": np.zeros(2), "b": np.zeros(1)}
+
+    with pytest.raises(ValueError, match=r"client 0.*missing \['b'\]"):
+        run_round(server, [None], lambda params, data: ({"w": params["w"]}, 1))
+
+
+def test_each_client_receives_its_own_copy_of_the_model():
+    server = {"w": np.zeros(2)}
+    seen = []
+
+    def greedy(params, data):
+        params["w"] += 1.0  # in place: must touch neither the server nor the next client
+        seen.append(params["w"].copy())
+        return params, 1
+
+    new, _ = run_round(server, [None, None], greedy)
+
+    np.testing.assert_array_equal(server["w"], [0.0, 0.0])
+    np.testing.assert_array_equal(seen[0], [1.0, 1.0])
+    np.testing.assert_array_equal(seen[1], [1.0, 1.0])
+    np.testing.assert_array_equal(new["w"], [1.0, 1.0])
+
+
+def test_history_table_has_one_row_per_round():
+    server = {"w": np.zeros(2, np.float32)}
+    history = History()
+
+    for _ in range(2):
+        server, _ = run_round(server, [None, None], constant_client([1.0, 1.0]),
+                              history=history)
+    table = history.table()
+
+    assert list(table.columns) == RECORD_KEYS
+    assert table["round"].tolist() == [1, 2]
+    assert table["bytes_down"].tolist() == [16, 16]
+    assert len(history) == 2 and history[1]["round"] == 2
+    assert history.column("num_examples") == [2, 2]
+
+
+# ---------------------------------------------------------------------------
+# client sampling
+# ---------------------------------------------------------------------------
+def test_sampling_is_reproducible_by_seed():
+    first = sample_clients(20, 5, np.random.default_rng(7))
+    again = sample_clients(20, 5, np.random.default_rng(7))
+    other = sample_clients(20, 5, np.random.default_rng(8))
+
+    np.testing.assert_array_equal(first, again)
+    assert not np.array_equal(first, other)
+    assert len(np.unique(first)) == 5 and np.all(np.diff(first) > 0)
+    assert 0 <= first.min() and first.max() < 20
+
+
+@pytest.mark.parametrize("rng", [None, 0, np.random.RandomState(0)],
+                         ids=["None", "int", "RandomState"])
+def test_sampling_needs_an_explicit_generator(rng):
+    with pytest.raises(TypeError, match="np.random.Generator"):
+        sample_clients(10, 2, rng)
+
+
+@pytest.mark.parametrize("clients_per_round", [0, 11])
+def test_sampling_validates_clients_per_round(clients_per_round):
+    with pytest.raises(ValueError, match=f"clients_per_round={clients_per_round}"):
+        sample_clients(10, clients_per_round, np.random.default_rng(0))
+
+
+def test_run_round_samples_with_the_generator():
+    server = {"w": np.zeros(1)}
+    clients = list(range(10))
+
+    def run(seed):
+        _, record = run_round(server, clients, lambda p, d: (p, 1), clients_per_round=3,
+                              rng=np.random.default_rng(seed))
+        return record
+
+    record = run(3)
+
+    assert record["clients"] == run(3)["clients"]
+    assert record["clients"] == sample_clients(10, 3, np.random.default_rng(3)).tolist()
+    assert record["bytes_down"] == 8 * 3
+
+
+# ---------------------------------------------------------------------------
+# invariants on the book's spam model (small synthetic corpus)
+# ---------------------------------------------------------------------------
+BATCH = 50
+
+
+@pytest.fixture(scope="module")
+def spam_data():
+    return spam.book_recipe(synthetic_spam(600, seed=0), test_per_class=20)
+
+
+def spam_update(model):
+    """client_update around the book's epoch: load, train one epoch, send the state."""
+    def train(m, data):
+        return spam.train_epoch(m, *data, batch_size=BATCH)
+
+    def update(params, data):
+        return client_update(model, params, train, data)
+    return update
+
+
+def test_one_client_equals_centralized_training_exactly(spam_data):
+    X, y = spam_data.X_train, spam_data.y_train
+    num_epochs = 3
+    central = spam.spam_model(len(spam_data.vocab))
+    client_model = spam.spam_model(len(spam_data.vocab))
+    server = spam.spam_model(len(spam_data.vocab)).state_dict()
+
+    for _ in range(num_epochs):
+        spam.train_epoch(central, X, y, batch_size=BATCH)
+    for _ in range(num_epochs):
+        server, record = run_round(server, [(X, y)], spam_update(client_model))
+
+    assert np.abs(central.weight.data).max() > 0  # it did train
+    assert server["weight"].dtype == central.weight.data.dtype == np.float32
+    assert np.array_equal(server["weight"], central.weight.data)
+    assert record["num_examples"] == (len(X) // BATCH) * BATCH
+
+
+@pytest.mark.parametrize("weighted", [True, False], ids=["weighted", "plain"])
+def test_identical_clients_aggregate_to_one_clients_result(spam_data, weighted):
+    data = (spam_data.X_train, spam_data.y_train)
+    model = spam.spam_model(len(spam_data.vocab))
+    server = model.state_dict()
+
+    one, _ = run_round(server, [data], spam_update(model), weighted=weighted)
+    three, record = run_round(server, [data, data, data], spam_update(model),
+                              weighted=weighted)
+
+    assert np.abs(one["weight"]).max() > 0
+    assert np.array_equal(three["weight"], one["weight"])
+    assert record["bytes_up"] == 3 * num_bytes(one)
