@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from realdata import real_data_root
 
 from minigrad.datasets._common import DatasetError
 from minigrad.datasets.enron_spam import SHORTFALL_TOLERANCE, load_enron_spam
@@ -289,16 +290,7 @@ def test_unknown_fallback_codec_fails_early(two_mailboxes):
 
 # --- the real corpus (shared data, never in git) ----------------------------------------
 
-def real_data_root():
-    candidates = [os.environ.get("MINIGRAD_DATA"),
-                  Path(__file__).resolve().parents[1].parent / "shared" / "data"]
-    for c in candidates:
-        if c and c != "synthetic" and (Path(c) / "enron-spam" / "enron1").is_dir():
-            return Path(c)
-    return None
-
-
-REAL_ROOT = real_data_root()
+REAL_ROOT = real_data_root("enron-spam/enron1")
 needs_real_data = pytest.mark.skipif(
     REAL_ROOT is None, reason="Enron-Spam not found in $MINIGRAD_DATA or ../shared/data "
                               "(get it with `python -m minigrad.datasets download enron-spam`)")

@@ -1,6 +1,5 @@
 """MovieLens loader: real-data counts, tiny hand-made files, and errors naming file and line."""
 
-import os
 import re
 import time
 from pathlib import Path
@@ -8,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from realdata import real_data_root
 
 from minigrad.datasets import movielens
 from minigrad.datasets._common import DatasetError
@@ -28,17 +28,7 @@ ML100K_GENRES = ["unknown", "Action", "Adventure", "Animation", "Children's", "C
 RATING_COLUMNS = ["user_id", "item_id", "rating", "timestamp", "orig_user_id", "orig_item_id"]
 
 
-def real_data():
-    """$MINIGRAD_DATA, else ../shared/data beside the repo; None when neither holds MovieLens."""
-    env = os.environ.get("MINIGRAD_DATA")
-    for candidate in ([Path(env)] if env and env != "synthetic" else []) + [
-            ROOT.parent / "shared" / "data"]:
-        if (candidate / "ml-100k").is_dir() or (candidate / "ml-1m").is_dir():
-            return candidate
-    return None
-
-
-DATA = real_data()
+DATA = real_data_root("ml-100k") or real_data_root("ml-1m")
 needs_data = pytest.mark.skipif(
     DATA is None, reason="real MovieLens not found (set MINIGRAD_DATA or put ../shared/data)")
 

@@ -1,11 +1,10 @@
 """The book's spam recipe: data preparation on literals, the training loop, and the
 reproduction of our measured book figures on the real Enron-Spam corpus."""
 
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
+from realdata import real_data_root
 
 from minigrad.datasets import PAD_INDEX, load_enron_spam
 from minigrad.datasets.types import SpamCorpus
@@ -198,17 +197,7 @@ def test_accuracy_of_a_hand_made_model(batch_size):
 # ---------------------------------------------------------------------------
 # reproduction of the book's algorithm on the real corpus
 # ---------------------------------------------------------------------------
-def real_data_root():
-    """$MINIGRAD_DATA, else ../shared/data beside the repo; None when neither has Enron-Spam."""
-    candidates = [os.environ.get("MINIGRAD_DATA"),
-                  Path(__file__).resolve().parents[1].parent / "shared" / "data"]
-    for c in candidates:
-        if c and c != "synthetic" and (Path(c) / "enron-spam" / "enron1").is_dir():
-            return Path(c)
-    return None
-
-
-REAL_ROOT = real_data_root()
+REAL_ROOT = real_data_root("enron-spam/enron1")
 needs_real_data = pytest.mark.skipif(
     REAL_ROOT is None, reason="Enron-Spam not found in $MINIGRAD_DATA or ../shared/data "
                               "(get it with `python -m minigrad.datasets download enron-spam`)")

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from realdata import real_data_root
 
 from minigrad.datasets.__main__ import main
 from minigrad.datasets.download import (
@@ -324,16 +325,8 @@ def test_committed_checksums_are_small_and_not_git_ignored():
 # The real data
 
 
-def real_root():
-    """The course copy of the datasets: $MINIGRAD_DATA, else ../shared/data beside the repo."""
-    for candidate in (os.environ.get("MINIGRAD_DATA"), REPO.parent / "shared" / "data"):
-        if candidate and candidate != "synthetic" and (Path(candidate) / "ml-100k").is_dir():
-            return Path(candidate)
-    return None
-
-
 def test_real_data_matches_the_committed_checksums(capsys):
-    root = real_root()
+    root = real_data_root("ml-100k")
     if root is None or not all((root / n).is_dir() for n in REGISTRY):
         pytest.skip("real data absent: set MINIGRAD_DATA to a folder with ml-100k, ml-1m and "
                     "enron-spam (the course copy is ../shared/data)")
