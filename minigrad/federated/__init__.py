@@ -1,5 +1,7 @@
 """Federated learning on minigrad: parameters travel as ``{name: ndarray}`` mappings."""
 
+from . import reconstruction
 from .fedavg import History, client_update, fedavg, num_bytes, run_round, sample_clients
 
 __all__ = ["fedavg", "num_bytes", "sample_clients", "client_update", "run_round", "History"]
+__all__ += ["reconstruction"]  # the module: fr = minigrad.federated.reconstruction
