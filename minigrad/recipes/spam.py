@@ -30,6 +30,13 @@ __all__ = [
     "logits",
     "train_epoch",
     "accuracy",
+    "validation_split",
+    "frequent_word_map",
+    "remap_words",
+    "SpamMLP",
+    "spam_mlp",
+    "mlp_train_epoch",
+    "mlp_accuracy",
     "BOOK_MAX_LEN",
     "BOOK_TEST_PER_CLASS",
 ]
@@ -194,5 +201,142 @@ def accuracy(model, X, y, batch_size=5000):
     with no_grad():
         for start in range(0, len(X), batch_size):
             z = logits(model, X[start:start + batch_size]).data
+            correct += int(((z > 0) == (y[start:start + batch_size] > 0.5)).sum())
+    return correct / len(X)
+
+
+# ---------------------------------------------------------------------------
+# beyond the book (notebook 01): a validation slice, a smaller table, a small MLP
+# ---------------------------------------------------------------------------
+def validation_split(data, corpus, fraction=0.05):
+    """Hold out the most recent training emails of every mailbox, per class.
+
+    For each (owner, label), the last ``round(fraction * n)`` of that owner's n
+    training emails in corpus (file-name, i.e. date) order are held out, as the
+    test set holds the corpus' last emails. Returns (fit, val): int64 positions
+    into ``data.X_train``; ``fit`` keeps every row of the other emails in
+    training order (repeats from ``interleave`` included), ``val`` has one row
+    per held-out email, in increasing position.
+    """
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f"validation_split: fraction must lie in (0, 1), got {fraction}")
+    rows = np.asarray(data.train_rows)
+    owners, labels = np.asarray(corpus.owners), np.asarray(corpus.labels)
+    emails, first = np.unique(rows, return_index=True)  # sorted corpus positions
+    held = []
+    for owner in np.unique(owners[emails]):
+        for label in np.unique(labels[emails]):
+            mine = emails[(owners[emails] == owner) & (labels[emails] == label)]
+            k = int(round(fraction * len(mine)))
+            held.append(mine[len(mine) - k:])
+    is_val = np.isin(rows, np.concatenate(held))
+    val = np.sort(first[is_val[first]])
+    return np.flatnonzero(~is_val).astype(np.int64), val.astype(np.int64)
+
+
+def frequent_word_map(X, vocab_size, min_count=2, padding_idx=PAD_INDEX):
+    """Old word id -> new id, keeping the words found in >= ``min_count`` rows of ``X``.
+
+    X: (N, max_len) ids, one row per email (rows are sets of words, so a word's
+    count is its number of emails). Kept words get ids 1, 2, ... in their old
+    order after ``padding_idx`` = 0; every other word maps to ``padding_idx``, so
+    it is ignored like padding. Returns int64 (vocab_size,); ``word_map.max() + 1``
+    is the new vocabulary size.
+    """
+    if padding_idx != 0:
+        raise ValueError("frequent_word_map: the new ids start after padding index 0")
+    counts = np.bincount(np.asarray(X).ravel(), minlength=vocab_size)
+    keep = counts >= min_count
+    keep[padding_idx] = True
+    return np.where(keep, np.cumsum(keep) - 1, padding_idx).astype(np.int64)
+
+
+def remap_words(X, word_map, padding_idx=PAD_INDEX):
+    """Apply ``word_map`` to every id and move each row's remaining words to its front.
+
+    (N, max_len) -> (N, max_len) int64; words mapped to ``padding_idx`` vanish and
+    the row stays padded at the end, as ``Vocabulary.to_indices`` pads it.
+    """
+    Y = word_map[np.asarray(X)]
+    kept = Y != padding_idx
+    out = np.full_like(Y, padding_idx)
+    out[np.arange(Y.shape[1]) < kept.sum(1, keepdims=True)] = Y[kept]
+    return out
+
+
+class SpamMLP(nn.Layer):
+    """Pooled word embeddings into a one-hidden-layer MLP: (B, max_len) ids -> (B, 1) logits.
+
+    pooled = (sum of the email's word vectors) / sqrt(number of words), so long
+    and short emails give vectors of a similar size; logit = relu(pooled W1 + b1) W2 + b2.
+    Padding (``padding_idx``) is neither counted nor learned.
+    """
+
+    def __init__(self, vocab_size, dim=16, hidden=32, rng=None, dtype=np.float32,
+                 padding_idx=PAD_INDEX):
+        self.embedding = nn.Embedding(vocab_size, dim, rng=rng, dtype=dtype,
+                                      padding_idx=padding_idx)
+        self.hidden = nn.Linear(dim, hidden, rng=rng, dtype=dtype)
+        self.out = nn.Linear(hidden, 1, rng=rng, dtype=dtype)
+        self.padding_idx = padding_idx
+
+    def forward(self, X):
+        X = np.asarray(X)
+        if self.padding_idx is None:
+            lengths = np.full((len(X), 1), X.shape[1])
+        else:
+            lengths = (X != self.padding_idx).sum(1, keepdims=True)
+        scale = 1.0 / np.sqrt(np.maximum(lengths, 1))  # an empty email pools to zero
+        pooled = self.embedding(X).sum(1) * Tensor(scale, dtype=self.out.weight.dtype)
+        return self.out(self.hidden(pooled).relu())
+
+
+def spam_mlp(vocab_size, dim=16, hidden=32, rng=None, dtype=np.float32):
+    """A ``SpamMLP``: Embedding(vocab_size, dim), sqrt-pooled, Linear(dim, hidden), ReLU,
+    Linear(hidden, 1). ``rng`` (a Generator or a seed) draws the initial weights."""
+    return SpamMLP(vocab_size, dim=dim, hidden=hidden, rng=rng, dtype=dtype)
+
+
+def _trim(X, padding_idx=PAD_INDEX):
+    """Drop the padding columns every row of a batch has (rows are padded at the end)."""
+    width = int((X != padding_idx).sum(1).max(initial=0))
+    return X[:, :max(width, 1)]
+
+
+def mlp_train_epoch(model, X, y, optimizer, *, batch_size=500, rng=None, bucket=True):
+    """One epoch of cross-entropy (from logits) training of ``model``: (B, L) ids -> (B, 1).
+
+    With ``rng`` (an ``np.random.Generator``) the rows are shuffled; with
+    ``bucket`` as well, the shuffled rows are sorted by length, cut into
+    batches, and the batches visited in random order, so each batch holds
+    emails of similar length. Each batch is cut to its longest row, which gives
+    the same result as the full width (padding adds nothing) but gathers and
+    scatters ~4x fewer rows on Enron. Every row is used; returns len(X).
+    """
+    X = np.asarray(X)
+    n = len(X)
+    order = np.arange(n) if rng is None else rng.permutation(n)
+    if rng is not None and bucket:
+        lengths = (X[order] != PAD_INDEX).sum(1)
+        order = order[np.argsort(lengths, kind="stable")]
+        starts = np.arange(0, n, batch_size)[rng.permutation(-(-n // batch_size))]
+    else:
+        starts = np.arange(0, n, batch_size)
+    criterion = nn.BCELoss(reduction="mean")
+    dtype = model.get_parameters()[0].data.dtype
+    for start in starts:
+        idx = order[start:start + batch_size]
+        loss_value = criterion(model(_trim(X[idx])), Tensor(y[idx], dtype=dtype))
+        loss_value.backward()
+        optimizer.step()
+    return n
+
+
+def mlp_accuracy(model, X, y, batch_size=1000):
+    """Like ``accuracy``, for a model that maps (B, max_len) ids to (B, 1) logits."""
+    correct = 0
+    with no_grad():
+        for start in range(0, len(X), batch_size):
+            z = model(_trim(X[start:start + batch_size])).data
             correct += int(((z > 0) == (y[start:start + batch_size] > 0.5)).sum())
     return correct / len(X)

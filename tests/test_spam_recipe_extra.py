@@ -1,0 +1,233 @@
+"""Notebook 01's additions to the spam recipe: validation split, a smaller word table,
+and the small MLP on pooled word embeddings."""
+
+import numpy as np
+import pytest
+
+from minigrad import Tensor, gradcheck, nn, optim
+from minigrad.datasets import PAD_INDEX, synthetic_spam
+from minigrad.datasets.types import SpamCorpus
+from minigrad.recipes import spam
+
+
+# ---------------------------------------------------------------------------
+# validation_split
+# ---------------------------------------------------------------------------
+def literal_corpus():
+    """Two owners; owner 'a' has 4 ham and 4 spam, owner 'b' 2 ham and 2 spam."""
+    owners = np.array(["a"] * 8 + ["b"] * 4)
+    labels = np.array([0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 1, 1])
+    texts = [f"w{i} common" for i in range(len(labels))]
+    return SpamCorpus(texts=texts, labels=labels, owners=owners,
+                      files=[f"{o}/{i}.txt" for i, o in enumerate(owners)], source="literal")
+
+
+class Rows:
+    """Just the attribute validation_split reads."""
+
+    def __init__(self, train_rows):
+        self.train_rows = np.asarray(train_rows)
+
+
+def test_validation_split_holds_out_the_latest_emails_per_owner_and_class():
+    # training rows in interleaved order, with email 8 (ham of 'b') repeated by the cycling
+    data = Rows([4, 0, 5, 1, 6, 2, 7, 3, 10, 8, 11, 9, 4, 8])
+
+    fit, val = spam.validation_split(data, literal_corpus(), fraction=0.25)
+
+    # a: last of 4 ham (3) and of 4 spam (7); b: round(0.5) = 0 of 2 -> nothing held out
+    assert sorted(data.train_rows[val].tolist()) == [3, 7]
+    assert val.tolist() == sorted(val.tolist())
+    assert not set(data.train_rows[fit]) & {3, 7}
+    np.testing.assert_array_equal(fit, [0, 1, 2, 3, 4, 5, 8, 9, 10, 11, 12, 13])
+    assert fit.dtype == np.int64 and val.dtype == np.int64
+
+
+def test_validation_split_gives_one_row_per_held_out_email():
+    data = Rows([4, 0, 5, 1, 6, 2, 7, 3, 4, 3])  # email 3 appears twice
+
+    _, val = spam.validation_split(data, literal_corpus(), fraction=0.25)
+
+    assert sorted(data.train_rows[val].tolist()) == [3, 7]
+    assert len(val) == 2
+
+
+@pytest.mark.parametrize("fraction", [0.0, 1.0, -0.1])
+def test_validation_split_fraction_must_be_strictly_between_0_and_1(fraction):
+    with pytest.raises(ValueError, match="fraction"):
+        spam.validation_split(Rows([0, 4]), literal_corpus(), fraction=fraction)
+
+
+# ---------------------------------------------------------------------------
+# frequent_word_map and remap_words
+# ---------------------------------------------------------------------------
+def test_frequent_word_map_keeps_words_in_enough_rows_in_order():
+    X = np.array([[2, 3, 5, 0], [3, 5, 0, 0], [5, 6, 0, 0]])  # counts: 2:1 3:2 5:3 6:1
+
+    word_map = spam.frequent_word_map(X, vocab_size=8, min_count=2)
+
+    np.testing.assert_array_equal(word_map, [0, 0, 0, 1, 0, 2, 0, 0])
+    assert word_map.dtype == np.int64
+
+
+def test_frequent_word_map_with_min_count_1_keeps_every_seen_word():
+    X = np.array([[4, 2, 0]])
+    np.testing.assert_array_equal(spam.frequent_word_map(X, 6, min_count=1), [0, 0, 1, 0, 2, 0])
+
+
+def test_remap_words_drops_rare_words_and_keeps_rows_padded_at_the_end():
+    word_map = np.array([0, 0, 0, 1, 0, 2, 0, 0])
+    X = np.array([[2, 3, 5, 0], [6, 2, 0, 0], [5, 7, 3, 0]])
+
+    Y = spam.remap_words(X, word_map)
+
+    np.testing.assert_array_equal(Y, [[1, 2, 0, 0], [0, 0, 0, 0], [2, 1, 0, 0]])
+    assert Y.shape == X.shape and Y.dtype == np.int64
+
+
+# ---------------------------------------------------------------------------
+# SpamMLP
+# ---------------------------------------------------------------------------
+def test_spam_mlp_shapes_and_parameter_names(rng):
+    model = spam.spam_mlp(50, dim=4, hidden=6, rng=rng)
+
+    out = model(np.array([[2, 3, 0], [4, 0, 0]]))
+
+    assert out.shape == (2, 1)
+    assert {k: v.shape for k, v in model.state_dict().items()} == {
+        "embedding.weight": (50, 4), "hidden.weight": (4, 6), "hidden.bias": (6,),
+        "out.weight": (6, 1), "out.bias": (1,)}
+    assert all(v.dtype == np.float32 for v in model.state_dict().values())
+    np.testing.assert_array_equal(model.embedding.weight.data[PAD_INDEX], 0)
+
+
+def test_spam_mlp_ignores_padding_and_word_order(rng):
+    model = spam.spam_mlp(20, dim=3, hidden=5, rng=rng, dtype=np.float64)
+
+    a = model(np.array([[2, 7, 9]])).data
+    padded = model(np.array([[2, 7, 9, 0, 0, 0]])).data
+    shuffled = model(np.array([[9, 2, 7, 0]])).data
+
+    np.testing.assert_allclose(padded, a)
+    np.testing.assert_allclose(shuffled, a)
+
+
+def test_spam_mlp_pools_by_sum_over_sqrt_length(rng):
+    model = spam.spam_mlp(10, dim=2, hidden=3, rng=rng, dtype=np.float64)
+    E = model.embedding.weight.data
+    X = np.array([[2, 3, 4, 5]])
+    pooled = (E[2] + E[3] + E[4] + E[5]) / 2.0  # sqrt(4 words)
+    hidden = np.maximum(pooled @ model.hidden.weight.data + model.hidden.bias.data, 0)
+    expected = hidden @ model.out.weight.data + model.out.bias.data
+
+    np.testing.assert_allclose(model(X).data, expected.reshape(1, 1))
+
+
+def test_spam_mlp_of_an_all_padding_email_is_finite(rng):
+    model = spam.spam_mlp(10, dim=2, hidden=3, rng=rng)
+    assert np.isfinite(model(np.zeros((1, 4), dtype=np.int64)).data).all()
+
+
+def test_spam_mlp_gradcheck_of_the_loss_wrt_all_parameters(rng):
+    model = spam.spam_mlp(12, dim=3, hidden=4, rng=rng, dtype=np.float64)
+    # no padding here: row 0 is frozen at zero by design, so its numeric gradient is not
+    # the model's (padding is covered by the tests above); word 5 repeats
+    X = np.array([[2, 5, 5, 9], [3, 4, 7, 11], [6, 5, 8, 10]])
+    y = np.array([[1.0], [0.0], [1.0]])
+    criterion = nn.BCELoss()
+
+    result = gradcheck(lambda *params: criterion(model(X), y), model.get_parameters())
+
+    assert result, str(result)
+
+
+# ---------------------------------------------------------------------------
+# mlp_train_epoch and mlp_accuracy
+# ---------------------------------------------------------------------------
+def toy_rows(num_rows, rng, max_len=12):
+    """Spam rows hold word 2, ham rows word 3, each with a few noise words 4..29."""
+    X = np.zeros((num_rows, max_len), dtype=np.int64)
+    y = (np.arange(num_rows) % 2 == 0).astype(np.float64).reshape(-1, 1)
+    for i in range(num_rows):
+        n = rng.integers(1, max_len)
+        noise = rng.choice(np.arange(4, 30), size=n - 1, replace=False)
+        X[i, :n] = np.r_[2 if y[i, 0] else 3, noise]
+    return X, y
+
+
+def test_mlp_train_epoch_in_order_matches_a_hand_loop_at_full_width(rng):
+    X, y = toy_rows(40, rng)
+    trained = spam.spam_mlp(30, dim=3, hidden=4, rng=1, dtype=np.float64)
+    by_hand = spam.spam_mlp(30, dim=3, hidden=4, rng=1, dtype=np.float64)
+    opt_a = optim.Adam(trained.get_parameters(), alpha=0.01)
+    opt_b = optim.Adam(by_hand.get_parameters(), alpha=0.01)
+
+    n = spam.mlp_train_epoch(trained, X, y, opt_a, batch_size=16)  # batches cut to their width
+    for start in range(0, len(X), 16):  # the full, padded width
+        loss = nn.BCELoss()(by_hand(X[start:start + 16]), Tensor(y[start:start + 16]))
+        loss.backward()
+        opt_b.step()
+
+    assert n == 40
+    for name, value in by_hand.state_dict().items():
+        np.testing.assert_allclose(trained.state_dict()[name], value, rtol=1e-10, atol=1e-12)
+
+
+def test_mlp_train_epoch_with_buckets_is_reproducible_and_learns(rng):
+    X, y = toy_rows(200, rng)
+
+    def train(seed):
+        model = spam.spam_mlp(30, dim=4, hidden=8, rng=0)
+        opt = optim.Adam(model.get_parameters(), alpha=0.03)
+        gen = np.random.default_rng(seed)
+        for _ in range(8):
+            spam.mlp_train_epoch(model, X, y, opt, batch_size=32, rng=gen)
+        return model
+
+    first, again = train(3), train(3)
+
+    np.testing.assert_array_equal(first.embedding.weight.data, again.embedding.weight.data)
+    assert spam.mlp_accuracy(first, X, y) == 1.0
+    assert first.embedding.weight.data[PAD_INDEX].tolist() == [0.0] * 4
+
+
+def test_mlp_train_epoch_visits_every_row_once_per_epoch(rng):
+    X, y = toy_rows(50, rng)
+    seen = []
+
+    class Recorder(spam.SpamMLP):
+        def forward(self, X_batch):
+            seen.append(len(X_batch))
+            return super().forward(X_batch)
+
+    model = Recorder(30, dim=2, hidden=2, rng=0)
+    spam.mlp_train_epoch(model, X, y, optim.SGD(model.get_parameters(), alpha=0.1),
+                         batch_size=16, rng=rng)
+
+    assert sorted(seen) == [2, 16, 16, 16]
+
+
+def test_mlp_accuracy_of_a_hand_made_model():
+    model = spam.spam_mlp(4, dim=1, hidden=1, rng=0, dtype=np.float64)
+    model.embedding.weight.data[:, 0] = [0.0, 0.0, 1.0, -1.0]  # '<pad>', '<unk>', spammy, hammy
+    model.hidden.weight.data[...] = 1.0
+    model.hidden.bias.data[...] = 0.0
+    model.out.weight.data[...] = 1.0
+    model.out.bias.data[...] = -0.1
+    X = np.array([[2, 0], [3, 0], [2, 2], [3, 3]])
+    y = np.array([[1.0], [0.0], [0.0], [0.0]])
+    # logits 0.9, -0.1, 1.31, -0.1 -> spam, ham, spam, ham: 3 of 4 right
+
+    assert spam.mlp_accuracy(model, X, y, batch_size=3) == pytest.approx(0.75)
+
+
+def test_mlp_on_a_synthetic_corpus_beats_chance():
+    data = spam.book_recipe(synthetic_spam(num_emails=600, seed=0), test_per_class=50)
+    gen = np.random.default_rng(0)
+    model = spam.spam_mlp(len(data.vocab), dim=8, hidden=8, rng=gen)
+    opt = optim.Adam(model.get_parameters(), alpha=0.01)
+
+    for _ in range(3):
+        spam.mlp_train_epoch(model, data.X_train, data.y_train, opt, batch_size=64, rng=gen)
+
+    assert spam.mlp_accuracy(model, data.X_test, data.y_test) > 0.8
