@@ -1055,3 +1055,89 @@ def train_centralized(spec, data, num_epochs, rng, *, lr=0.01, batch_size=256, l
     local_params = {name: params[name] for name in spec.local_names}
     return global_params, local_params
 
+
+
+# ---------------------------------------------------------------------------
+# using a trained model: recommendations, and error against reconstruction epochs
+# (notebook 03)
+# ---------------------------------------------------------------------------
+__all__ += ["recommend", "evaluate_by_recon_epochs"]
+
+
+def recommend(spec, global_params, local_params, k=10, exclude=None):
+    """One user's top-k items by predicted rating: -> (items (k',), scores (k',)), best first.
+
+    local_params: that user's {local name: array} (e.g. from ``reconstruct_reference``);
+    exclude: item ids never to recommend, typically the ones the user has rated.
+    Ties go to the smaller item id; k' = min(k, items not excluded).
+    """
+    if int(k) != k or k < 0:
+        raise ValueError(f"recommend: k must be an integer >= 0, got {k!r}")
+    scores = np.array(predict(spec, global_params, local_params, np.arange(spec.num_items)),
+                      dtype=np.float64)
+    allowed = np.ones(spec.num_items, dtype=bool)
+    if exclude is not None:
+        allowed[np.asarray(exclude, dtype=np.int64)] = False
+    candidates = np.flatnonzero(allowed)
+    best = candidates[np.lexsort((candidates, -scores[candidates]))][: int(k)]
+    return best, scores[best]
+
+
+def evaluate_by_recon_epochs(spec, global_params, data, epochs, seeds, *, eval_config=None):
+    """``evaluate`` for several numbers of reconstruction epochs, on the same halves.
+
+    epochs: iterable of ints >= 0 (0: the fresh initial local values, no step).
+    seeds: an int, or several ints to average over several draws of the halves. Each
+    draw's plan comes from ``np.random.default_rng(seed)``; a plan draws the shuffle
+    before the fresh local values, and without ``reshuffle_each_pass`` one shuffle
+    serves every epoch, so every count starts from the same values on the same half
+    and is scored on the same other half (for any ``spec``: the halves depend only on
+    the seed, the data and the batch size). The epochs of one draw are run once, in
+    order, scoring after each requested count: the largest count costs what all of
+    them cost. Returns {epochs: metrics}; with several seeds, loss, rmse and
+    rating_accuracy are means over the draws, with their standard deviations as
+    loss_std, rmse_std, rating_accuracy_std, and num_draws.
+    """
+    from dataclasses import replace
+
+    eval_config = EvalConfig() if eval_config is None else eval_config
+    if eval_config.reshuffle_each_pass:
+        raise ValueError("evaluate_by_recon_epochs: with reshuffle_each_pass the halves "
+                         "would differ between counts")
+    counts = sorted({int(e) for e in epochs})
+    if counts and counts[0] < 0:
+        raise ValueError(f"evaluate_by_recon_epochs: epochs must be >= 0, got {counts[0]}")
+    several = np.ndim(seeds) > 0
+    seeds = [int(s) for s in np.atleast_1d(seeds)]
+    if not seeds:
+        raise ValueError("evaluate_by_recon_epochs: no seed")
+    one_pass = replace(eval_config, recon_epochs=1, recon_steps_max=None)
+    runs = []                                   # per draw: {count: metrics}
+    for s in seeds:
+        if eval_config.recon_steps_max is not None:    # the cap spans epochs: no shortcut
+            runs.append({e: evaluate(spec, global_params, data, np.random.default_rng(s),
+                                     eval_config=replace(eval_config, recon_epochs=e))
+                         for e in counts})
+            continue
+        plan = make_eval_plan(spec, one_pass, data, np.random.default_rng(s))
+        local, done, scores = plan.user_init, 0, {}
+        for e in counts:
+            while done < e:                     # one more pass over the same half
+                local = reconstruct(spec, global_params, data,
+                                    RoundPlan(plan.clients, plan.recon, plan.post, local),
+                                    eval_config.recon_lr)
+                done += 1
+            scores[e] = _score(spec, global_params, local, data, plan)
+        runs.append(scores)
+    if not several:
+        return runs[0]
+    out = {}
+    for e in counts:
+        merged = dict(runs[0][e])
+        for key in ("loss", "rmse", "rating_accuracy"):
+            values = [r[e][key] for r in runs]
+            merged[key] = float(np.mean(values))
+            merged[key + "_std"] = float(np.std(values))
+        merged["num_draws"] = len(runs)
+        out[e] = merged
+    return out
