@@ -24,3 +24,7 @@ __all__ = [
     "nn",
     "optim",
 ]
+
+from . import metrics, models  # noqa: E402  (DeepFM pieces and NumPy metrics, issue 6)
+
+__all__ += ["metrics", "models"]

@@ -307,6 +307,38 @@ class Tensor:
             target = target.data
         return apply(ops.BCEWithLogits, self, target=target, reduction=reduction)
 
+    def embedding_bag(self, indices, offsets=None, padding_idx=None):
+        """Sums of this table's rows per bag of columns of ``indices``: (B, S) -> (B, F, K).
+
+        ``offsets`` (F,) are the bags' first columns (None: one column per bag); slots
+        holding ``padding_idx`` add nothing and that row gets no gradient. See
+        ops.EmbeddingBag.
+        """
+        if isinstance(indices, Tensor):
+            indices = indices.data
+        return apply(ops.EmbeddingBag, self, indices=indices, offsets=offsets,
+                     padding_idx=padding_idx)
+
+    def linear(self, weight, bias=None, activation=None):
+        """``x.mm(weight) + bias``, then ReLU if ``activation='relu'``, as one op.
+
+        (B, n) x (n, m) (+ (m,)) -> (B, m); same numbers as the three separate ops.
+        """
+        inputs = (self, _lift(weight, self)) if bias is None else \
+            (self, _lift(weight, self), _lift(bias, self))
+        return apply(ops.Linear, *inputs, activation=activation)
+
+    def fm_stats(self, linear):
+        """This party's FM share from field embeddings (B, F, K) and a linear term (B, 1).
+
+        -> (B, K + 1): [sum_f v_f | linear - 1/2 sum_f |v_f|^2]; see ops.FMStats.
+        """
+        return apply(ops.FMStats, self, _lift(linear, self))
+
+    def fm_from_stats(self):
+        """FM term from (summed) shares (B, K + 1) -> (B, 1); see ops.FMFromStats."""
+        return apply(ops.FMFromStats, self)
+
 
 def concat(tensors, dim=0):
     """Join tensors along ``dim``: the gradient is split back to each."""

@@ -5,3 +5,7 @@ from .fedavg import History, client_update, fedavg, num_bytes, run_round, sample
 
 __all__ = ["fedavg", "num_bytes", "sample_clients", "client_update", "run_round", "History"]
 __all__ += ["reconstruction"]  # the module: fr = minigrad.federated.reconstruction
+
+from . import compression, split  # noqa: E402  (split learning and cut-tensor codecs, issue 6)
+
+__all__ += ["split", "compression"]

@@ -1,0 +1,89 @@
+"""Classification metrics in NumPy: AUC (rank-based, ties averaged), precision, recall, log loss.
+
+All take ``y_true`` of 0/1 labels and ``y_score`` (probabilities or any scores) of the
+same length; no Python loop over rows.
+"""
+
+import numpy as np
+
+__all__ = ["auc", "average_ranks", "precision", "recall", "accuracy", "log_loss",
+           "binary_metrics"]
+
+
+def _pair(y_true, y_score):
+    y_true = np.asarray(y_true).reshape(-1)
+    y_score = np.asarray(y_score, dtype=np.float64).reshape(-1)
+    if y_true.shape != y_score.shape:
+        raise ValueError(f"y_true has {y_true.size} entries but y_score has {y_score.size}")
+    labels = np.unique(y_true)
+    if not np.isin(labels, (0, 1)).all():
+        raise ValueError(f"y_true must hold 0/1 labels, found {labels[:5].tolist()}")
+    return y_true.astype(bool), y_score
+
+
+def average_ranks(x):
+    """1-based ranks of ``x`` (n,), tied values sharing the mean of their ranks."""
+    x = np.asarray(x).reshape(-1)
+    order = np.argsort(x, kind="mergesort")
+    sorted_x = x[order]
+    starts = np.flatnonzero(np.r_[True, sorted_x[1:] != sorted_x[:-1]])   # first of each tie run
+    ends = np.r_[starts[1:], x.size]                                       # one past its last
+    mean_rank = (starts + 1 + ends) / 2.0                                  # mean of starts+1..ends
+    ranks = np.empty(x.size, dtype=np.float64)
+    ranks[order] = np.repeat(mean_rank, ends - starts)
+    return ranks
+
+
+def auc(y_true, y_score):
+    """Area under the ROC curve = P(score of a random positive > a random negative).
+
+    Mann-Whitney: (sum of the positives' ranks - P(P+1)/2) / (P N), with tied scores
+    given their average rank, so a positive-negative tie counts 1/2. NaN if either
+    class is absent.
+    """
+    y, s = _pair(y_true, y_score)
+    num_pos = int(y.sum())
+    num_neg = y.size - num_pos
+    if num_pos == 0 or num_neg == 0:
+        return float("nan")
+    rank_sum = average_ranks(s)[y].sum()
+    return float((rank_sum - num_pos * (num_pos + 1) / 2.0) / (num_pos * num_neg))
+
+
+def _confusion(y_true, y_score, threshold):
+    y, s = _pair(y_true, y_score)
+    predicted = s >= threshold
+    tp = int((predicted & y).sum())
+    return tp, int(predicted.sum()), int(y.sum()), y.size, int((predicted == y).sum())
+
+
+def precision(y_true, y_score, threshold=0.5):
+    """TP / (TP + FP) with ``y_score >= threshold`` predicted positive; 0 if none is."""
+    tp, predicted, _, _, _ = _confusion(y_true, y_score, threshold)
+    return tp / predicted if predicted else 0.0
+
+
+def recall(y_true, y_score, threshold=0.5):
+    """TP / (TP + FN) with ``y_score >= threshold`` predicted positive; 0 if no positives."""
+    tp, _, positives, _, _ = _confusion(y_true, y_score, threshold)
+    return tp / positives if positives else 0.0
+
+
+def accuracy(y_true, y_score, threshold=0.5):
+    """Fraction of rows where (y_score >= threshold) equals the label."""
+    _, _, _, n, correct = _confusion(y_true, y_score, threshold)
+    return correct / n if n else float("nan")
+
+
+def log_loss(y_true, p, eps=1e-7):
+    """Mean binary cross-entropy of probabilities ``p`` (clipped to [eps, 1-eps])."""
+    y, p = _pair(y_true, p)
+    p = np.clip(p, eps, 1.0 - eps)
+    return float(-np.mean(np.where(y, np.log(p), np.log1p(-p))))
+
+
+def binary_metrics(y_true, p, threshold=0.5):
+    """{'loss', 'auc', 'precision', 'recall', 'accuracy'} of probabilities ``p``."""
+    return {"loss": log_loss(y_true, p), "auc": auc(y_true, p),
+            "precision": precision(y_true, p, threshold),
+            "recall": recall(y_true, p, threshold), "accuracy": accuracy(y_true, p, threshold)}

@@ -1,0 +1,75 @@
+"""Metrics against brute force on small arrays, ties included."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+from minigrad import metrics
+
+
+def brute_force_auc(y, s):
+    """Count positive-negative pairs: 1 if the positive scores higher, 1/2 on a tie."""
+    pos = [si for yi, si in zip(y, s, strict=True) if yi == 1]
+    neg = [si for yi, si in zip(y, s, strict=True) if yi == 0]
+    wins = sum(1.0 if p > n else 0.5 if p == n else 0.0 for p, n in itertools.product(pos, neg))
+    return wins / (len(pos) * len(neg))
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_auc_equals_brute_force_pair_count_with_ties(seed):
+    # Arrange: integer scores in 0..4 so that many pairs tie
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2, 40))
+    y = rng.integers(0, 2, n)
+    y[:2] = [0, 1]
+    s = rng.integers(0, 5, n).astype(float)
+    # Act / Assert
+    assert metrics.auc(y, s) == pytest.approx(brute_force_auc(y, s), abs=1e-12)
+
+
+def test_auc_special_cases():
+    y = np.array([0, 0, 1, 1])
+    assert metrics.auc(y, [0.1, 0.2, 0.3, 0.4]) == 1.0
+    assert metrics.auc(y, [0.4, 0.3, 0.2, 0.1]) == 0.0
+    assert metrics.auc(y, [0.5, 0.5, 0.5, 0.5]) == 0.5
+    assert metrics.auc([0, 1, 0, 1], [1, 3, 2, 2]) == 0.875   # 3 wins + one tie at 1/2
+    assert np.isnan(metrics.auc([1, 1], [0.2, 0.3]))
+
+
+def test_auc_is_invariant_to_monotone_transforms(rng):
+    y = rng.integers(0, 2, 200)
+    s = rng.standard_normal(200)
+    assert metrics.auc(y, s) == pytest.approx(metrics.auc(y, 1 / (1 + np.exp(-3 * s))))
+
+
+def test_average_ranks_share_the_mean_rank_of_ties():
+    ranks = metrics.average_ranks([10, 20, 10, 30, 20, 20])
+    assert ranks.tolist() == [1.5, 4.0, 1.5, 6.0, 4.0, 4.0]
+
+
+def test_precision_recall_accuracy_against_counts():
+    y = np.array([1, 1, 0, 0, 1, 0])
+    p = np.array([0.9, 0.4, 0.6, 0.1, 0.5, 0.2])   # predicted positive: 0, 2, 4 (>= 0.5)
+    assert metrics.precision(y, p) == pytest.approx(2 / 3)
+    assert metrics.recall(y, p) == pytest.approx(2 / 3)
+    assert metrics.accuracy(y, p) == pytest.approx(4 / 6)
+    assert metrics.precision(y, p, threshold=0.95) == 0.0        # nothing predicted positive
+    assert metrics.recall([0, 0], [0.7, 0.8]) == 0.0               # no positives
+
+
+def test_log_loss_matches_the_formula_and_stays_finite():
+    y = np.array([1, 0, 1])
+    p = np.array([0.8, 0.3, 0.6])
+    expected = -np.mean([np.log(0.8), np.log(0.7), np.log(0.6)])
+    assert metrics.log_loss(y, p) == pytest.approx(expected)
+    assert np.isfinite(metrics.log_loss([1, 0], [0.0, 1.0]))
+
+
+def test_binary_metrics_keys_and_bad_input():
+    out = metrics.binary_metrics([0, 1, 1], [0.2, 0.7, 0.4])
+    assert set(out) == {"loss", "auc", "precision", "recall", "accuracy"}
+    with pytest.raises(ValueError, match="0/1"):
+        metrics.auc([0, 2], [0.1, 0.2])
+    with pytest.raises(ValueError, match="entries"):
+        metrics.auc([0, 1, 1], [0.1, 0.2])
