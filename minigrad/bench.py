@@ -4,6 +4,7 @@
     python -m minigrad.bench data       # loading and indexing the real datasets ($MINIGRAD_DATA)
     python -m minigrad.bench spam       # one epoch of the book's spam recipe vs its per-row loop
     python -m minigrad.bench fedrecon   # TFF's FedRecon tutorial on ml-100k vs a per-client loop
+    python -m minigrad.bench deepfm     # split DeepFM, ml-100k, batch 128, vs a NumPy lower bound
 
 Never a timed assertion: these print, the reader judges. Each ratio is
 against a reference measured in the same run, so machine speed cancels out.
@@ -243,16 +244,28 @@ SPAM_TARGETS = {"epoch_s": 0.2, "speedup_vs_book": 100.0}
 """Issue 8's goals: an epoch in <= 0.2 s, >= 100x the book's algorithm."""
 
 
-def _book_spam_data(root=None):
-    """The book's recipe on the real Enron-Spam corpus; a DatasetError when it is absent."""
-    from .datasets import SYNTHETIC, DatasetError, data_root, load_enron_spam
-    from .recipes import spam
+def _real_root(workload, what, folder, root=None):
+    """The real data root for ``workload``; a DatasetError when MINIGRAD_DATA is 'synthetic'.
+
+    Benchmarks time the real datasets only: a synthetic stand-in would print figures
+    that look comparable with the peers' and are not.
+    """
+    from .datasets import SYNTHETIC, DatasetError, data_root
 
     root = data_root(root)
     if root == SYNTHETIC:
-        raise DatasetError("the spam benchmark times the real Enron-Spam corpus, and "
-                           "MINIGRAD_DATA is 'synthetic': set MINIGRAD_DATA to a folder holding "
-                           "enron-spam/ (see data/README.md)")
+        raise DatasetError(f"the {workload} benchmark times the real {what}, and MINIGRAD_DATA "
+                           f"is 'synthetic': set MINIGRAD_DATA to a folder holding {folder}/ "
+                           "(see data/README.md)")
+    return root
+
+
+def _book_spam_data(root=None):
+    """The book's recipe on the real Enron-Spam corpus; a DatasetError when it is absent."""
+    from .datasets import load_enron_spam
+    from .recipes import spam
+
+    root = _real_root("spam", "Enron-Spam corpus", "enron-spam", root)
     return spam.book_recipe(load_enron_spam(root, encoding_fallback="ignore"))
 
 
@@ -428,14 +441,9 @@ FEDRECON_PEERS = {"tff_0.87_20_rounds_s": 43.7, "pytorch_loop_20_rounds_s": 5.8}
 
 def _fedrecon_data(root=None):
     """Real ml-100k; a DatasetError when it is absent or MINIGRAD_DATA is 'synthetic'."""
-    from .datasets import SYNTHETIC, DatasetError, data_root, load_movielens
+    from .datasets import load_movielens
 
-    root = data_root(root)
-    if root == SYNTHETIC:
-        raise DatasetError("the fedrecon benchmark times the real ml-100k, and MINIGRAD_DATA "
-                           "is 'synthetic': set MINIGRAD_DATA to a folder holding ml-100k/ "
-                           "(see data/README.md)")
-    return load_movielens("ml-100k", root)
+    return load_movielens("ml-100k", _real_root("fedrecon", "ml-100k", "ml-100k", root))
 
 
 def bench_fedrecon(ml, repeats=5, reference_runs=3, num_rounds=20, reference_rounds=None,
@@ -616,6 +624,428 @@ def _run_fedrecon(args, out):
 
 
 WORKLOADS["fedrecon"] = _run_fedrecon
+
+
+# ---------------------------------------------------------------------------
+# deepfm: split DeepFM on ml-100k, batch 128, against a plain-NumPy lower bound (issues 6, 8)
+# ---------------------------------------------------------------------------
+DEEPFM_PEERS = {"pytorch_step_s": 0.0071, "pytorch_epoch_s": 5.9}
+"""Issue 8's anchor: PyTorch eager, the same split DeepFM on ml-100k at batch 128 (not this run)."""
+
+DEEPFM_TARGETS = {"step_vs_pytorch": 1.0}
+"""Issue 8's goal: a step no slower than PyTorch eager's (measured beside it, same machine)."""
+
+__all__ += ["bench_deepfm", "deepfm_parties", "NumpyDeepFM"]
+
+
+def _deepfm_data(root=None):
+    """Real ml-100k; a DatasetError when it is absent or MINIGRAD_DATA is 'synthetic'."""
+    from .datasets import load_movielens
+
+    return load_movielens("ml-100k", _real_root("deepfm", "ml-100k", "ml-100k", root))
+
+
+def deepfm_parties(ml, seed=0, dtype=np.float32, aggregation="concat", lr=1e-3):
+    """alice and bob of SecretFlow's split DeepFM on every row of ``ml`` (a MovieLens).
+
+    vertical_split; alice: user id, gender, age group, occupation; bob: movie id,
+    genres (a bag), label rating > 3. SecretFlow's sizes; Adam(lr) per party.
+    """
+    from .datasets import vertical_split
+    from .federated import split
+    from .models import Aggregation, DeepFMBase, DeepFMFuse
+
+    alice_df, bob_df = vertical_split(ml)
+    user = split.alice_features(alice_df)
+    item, y = split.bob_features(bob_df, ml.genre_names)
+    rng = np.random.default_rng(seed)
+    alice_base = DeepFMBase(user.cardinalities, user.slots, rng=rng, dtype=dtype)
+    bob_base = DeepFMBase(item.cardinalities, item.slots, rng=rng, dtype=dtype)
+    fuse = DeepFMFuse(Aggregation(aggregation).output_dim([alice_base.deep_dim,
+                                                          bob_base.deep_dim]),
+                      rng=rng, dtype=dtype)
+    alice = split.Alice(user.X, alice_base, lr=lr)
+    bob = split.Bob(item.X, y, bob_base, fuse, aggregation=aggregation, lr=lr)
+    return alice, bob
+
+
+class NumpyDeepFM:
+    """The same split-DeepFM step written out in plain NumPy, with no graph: the lower bound.
+
+    Shares the parties' parameter arrays and optimizers; ``step(rows)`` computes every
+    gradient by hand (the derivatives the autograd graph would apply), sets ``.grad``
+    and steps both optimizers, so the time left between it and ``split.train_step`` is
+    the autograd layer's own: graph records, per-op dispatch, extra temporaries.
+    ``gradients(rows)`` returns {Tensor: ndarray} without stepping. Only the default
+    model (no ``fm_stop_gradient``, any aggregation).
+    """
+
+    def __init__(self, alice, bob):
+        if alice.model.fm_stop_gradient or bob.model.fm_stop_gradient:
+            raise ValueError("NumpyDeepFM covers the default model (fm_stop_gradient=False)")
+        self.alice, self.bob = alice, bob
+
+    @staticmethod
+    def _base_forward(base, X):
+        emb, first = base.embedding, base.first_order.weights
+        rows = emb.rows(X)
+        if emb._multi:       # bags: gather slot-major, then whole-row adds (as the op does)
+            slot_rows = emb.weight.data.take(rows.T, axis=0)        # (S, B, K)
+            sizes = np.diff(np.append(emb._bags, rows.shape[1]))
+            v = np.stack([slot_rows[a:a + n].sum(axis=0)
+                          for a, n in zip(emb._bags, sizes, strict=True)], axis=1)
+        else:
+            v = emb.weight.data.take(rows, axis=0)                  # (B, F, K)
+        v += emb.bias.data
+        batch, fields, dim = v.shape
+        h = v.reshape(batch, fields * dim)
+        acts, masks = [], []
+        for layer in base.dnn.layers:
+            acts.append(h)
+            h = h @ layer.weight.data
+            h += layer.bias.data
+            mask = h > 0
+            h *= mask
+            masks.append(mask)
+        fm_sum = v[:, 0].copy()
+        for f in range(1, fields):
+            fm_sum += v[:, f]
+        flat = v.reshape(batch, fields * dim)
+        square_sum = (flat * flat).sum(axis=1, keepdims=True)
+        first_order = first.weight.data[:, 0].take(rows).sum(axis=1, keepdims=True)
+        fm_linear = (first_order + base.first_order.bias.data) - 0.5 * square_sum
+        return (h, fm_sum, fm_linear), (rows, v, acts, masks)
+
+    @staticmethod
+    def _base_backward(base, cache, g_deep, g_sum, g_linear, grads):
+        rows, v, acts, masks = cache
+        emb, first = base.embedding, base.first_order
+        g = g_deep
+        for layer, a, mask in zip(reversed(base.dnn.layers), reversed(acts), reversed(masks),
+                                  strict=True):
+            g = g * mask
+            grads[layer.weight] = a.T @ g
+            grads[layer.bias] = g.sum(axis=0)
+            g = g @ layer.weight.data.T
+        g_v = g.reshape(v.shape) + g_sum[:, None, :] - g_linear[:, :, None] * v
+        grads[emb.bias] = g_v.sum(axis=0)
+        if emb._multi:
+            g_v = np.repeat(g_v, np.diff(np.append(emb._bags, rows.shape[1])), axis=1)
+        g_w1 = np.broadcast_to(g_linear[:, :, None], rows.shape + (1,))  # every slot's weight
+        for table, g_rows in ((emb.weight, g_v), (first.weights.weight, g_w1)):
+            g_table = kernels.scatter_add_rows(rows, g_rows, table.data.shape[0])
+            g_table[emb.padding_idx] = 0
+            grads[table] = g_table
+        grads[first.bias] = g_linear.sum(axis=0)
+
+    def gradients(self, rows):
+        """(loss, {parameter Tensor: gradient}) of one batch, by hand."""
+        alice, bob = self.alice, self.bob
+        grads = {}
+        (deep_a, sum_a, lin_a), cache_a = self._base_forward(alice.model, alice.X[rows])
+        (deep_b, sum_b, lin_b), cache_b = self._base_forward(bob.model, bob.X[rows])
+        concat_mode = bob.aggregation.mode == "concat"
+        h = np.concatenate([deep_a, deep_b], axis=1) if concat_mode else deep_a + deep_b
+        fm_sum, fm_linear = sum_a + sum_b, lin_a + lin_b
+        dnn = bob.fuse.dnn
+        acts, masks = [], []
+        for layer in dnn.layers:
+            acts.append(h)
+            h = h @ layer.weight.data
+            h += layer.bias.data
+            mask = h > 0
+            h *= mask
+            masks.append(mask)
+        logits = h @ dnn.output.weight.data
+        logits += dnn.output.bias.data
+        logits = logits + ((fm_sum * fm_sum).sum(1, keepdims=True) * 0.5 + fm_linear)
+        y = bob.y[rows]
+        loss = float((kernels.softplus(logits) - logits * y).mean())
+        g = (kernels.sigmoid(logits) - y) * (1.0 / logits.size)
+        grads[dnn.output.weight] = h.T @ g
+        grads[dnn.output.bias] = g.sum(axis=0)
+        g_h = g @ dnn.output.weight.data.T
+        for layer, a, mask in zip(reversed(dnn.layers), reversed(acts), reversed(masks),
+                                  strict=True):
+            g_h = g_h * mask
+            grads[layer.weight] = a.T @ g_h
+            grads[layer.bias] = g_h.sum(axis=0)
+            g_h = g_h @ layer.weight.data.T
+        g_sum = g * fm_sum
+        if concat_mode:
+            g_deep_a, g_deep_b = g_h[:, :deep_a.shape[1]], g_h[:, deep_a.shape[1]:]
+        else:
+            g_deep_a = g_deep_b = g_h
+        self._base_backward(alice.model, cache_a, g_deep_a, g_sum, g, grads)
+        self._base_backward(bob.model, cache_b, g_deep_b, g_sum, g, grads)
+        return loss, grads
+
+    def step(self, rows):
+        """One training step on ``rows``: hand-written gradients, then both optimizers."""
+        loss, grads = self.gradients(rows)
+        for p, g in grads.items():
+            p.grad = g
+        self.alice.optimizer.step()
+        self.bob.optimizer.step()
+        return loss
+
+
+def autograd_gradients(alice, bob, rows):
+    """(loss, {parameter Tensor: gradient}) of one batch through the split protocol, no step."""
+    from .federated.split import Message
+
+    hidden = alice.model.hidden(alice.X[rows])
+    logits, parts = bob.logits(rows, [Message("alice", "bob", "hidden",
+                                              {"values": hidden.data})])
+    loss = logits.bce_with_logits(bob.y[rows])
+    loss.backward()
+    hidden.backward(np.concatenate([p.grad for p in parts[0]], axis=1))
+    params = alice.optimizer.parameters + bob.optimizer.parameters
+    grads = {p: p.grad for p in params}
+    for p in params:
+        p.grad = None
+    return float(loss.data), grads
+
+
+def _matmul_and_adam_seconds(alice, bob, batch_size, repeats):
+    """Median seconds of (a) the step's matmuls alone (forward and backward, same shapes and
+    dtype) and (b) both parties' Adam steps; pass copies: the Adam steps change the model."""
+    shapes = []
+    for dnn in (alice.model.dnn, bob.model.dnn, bob.fuse.dnn):
+        layers = dnn.layers + ([dnn.output] if dnn.output is not None else [])
+        shapes += [layer.weight.data.shape for layer in layers]
+    dtype = alice.model.embedding.weight.data.dtype
+    rng = np.random.default_rng(0)
+    mats = [(rng.standard_normal((batch_size, n)).astype(dtype),
+             rng.standard_normal((n, m)).astype(dtype),
+             rng.standard_normal((batch_size, m)).astype(dtype)) for n, m in shapes]
+
+    def matmuls():
+        for x, w, g in mats:
+            x @ w
+            g @ w.T
+            x.T @ g
+
+    params = alice.optimizer.parameters + bob.optimizer.parameters
+
+    def adam():
+        for p in params:
+            p.grad = np.full_like(p.data, 1e-3)
+        alice.optimizer.step()
+        bob.optimizer.step()
+
+    matmul_s = median_time(matmuls, repeats=repeats, warmup=3)
+    adam_s = median_time(adam, repeats=repeats, warmup=3)
+    return matmul_s, adam_s, len(shapes)
+
+
+def _profile_summary(alice, bob, batches, top=8):
+    """cProfile of ``len(batches)`` steps: [(function, calls, seconds)] by own time."""
+    import cProfile
+    import pstats
+
+    from .federated import split
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for rows in batches:
+        split.train_step(alice, bob, rows)
+    profiler.disable()
+    stats = pstats.Stats(profiler).stats
+    total = sum(v[2] for v in stats.values())
+    rows = sorted(((v[2], v[1], k) for k, v in stats.items()), reverse=True)[:top]
+    summary = []
+    for tottime, calls, (filename, line, name) in rows:
+        where = os.path.basename(filename) + f":{line}" if filename != "~" else "builtin"
+        summary.append((f"{where} {name}", calls, tottime))
+    return summary, total
+
+
+def bench_deepfm(ml, steps=300, warmup=30, repeats=5, batch_size=128, seed=0,
+                 profile_steps=100, out=None):
+    """Time split DeepFM (``split.train_step``) on every row of ``ml``, and its NumPy lower bound.
+
+    ``steps`` training steps after ``warmup``, cycling over the batches in row order as
+    the PyTorch peer does: median seconds per step. ``repeats`` full epochs (all rows
+    in order, batch_size 128): median seconds per epoch. The same steps through
+    ``NumpyDeepFM`` (no graph) on a copy of the starting model give the lower bound;
+    its ratio to the step is the share of time NumPy needs anyway, the rest is the
+    autograd layer's Python. Prints to ``out``; returns the figures.
+    """
+    import copy
+
+    from .federated import split
+
+    out = out or sys.stdout
+    if steps < 1 or repeats < 1 or warmup < 0:
+        raise ValueError("bench_deepfm: steps and repeats must be >= 1, warmup >= 0")
+    alice, bob = deepfm_parties(ml, seed=seed)
+    n = len(bob.X)
+    num_batches = -(-n // batch_size)
+    batch_list = split.batches(n, batch_size)
+
+    # the lower bound computes the very gradients autograd does (checked on batch 0)
+    ref_alice, ref_bob = copy.deepcopy((alice, bob))
+    reference = NumpyDeepFM(ref_alice, ref_bob)
+    _, auto_grads = autograd_gradients(alice, bob, batch_list[0])
+    _, hand_grads = reference.gradients(batch_list[0])
+    pairs = zip(alice.optimizer.parameters + bob.optimizer.parameters,
+                ref_alice.optimizer.parameters + ref_bob.optimizer.parameters, strict=True)
+    grad_diff = max(float(np.abs(auto_grads[p] - hand_grads[q]).max() /
+                          max(float(np.abs(auto_grads[p]).max()), 1e-30)) for p, q in pairs)
+    if grad_diff > 1e-3:
+        raise AssertionError(f"the NumPy reference and autograd disagree on the gradients "
+                             f"(max relative diff {grad_diff:.3g})")
+
+    def timed_steps(step, count, skip):
+        times = []
+        for i in range(skip + count):
+            rows = batch_list[i % num_batches]
+            t0 = time.perf_counter()
+            step(rows)
+            times.append(time.perf_counter() - t0)
+        return times[skip:]
+
+    # interleave minigrad and the reference in chunks, so load changes hit both alike
+    step_times, ref_times = [], []
+    chunk = max(1, steps // 5)
+    timed_steps(lambda r: split.train_step(alice, bob, r), warmup, 0)
+    timed_steps(reference.step, warmup, 0)
+    done = 0
+    while done < steps:
+        k = min(chunk, steps - done)
+        step_times += timed_steps(lambda r: split.train_step(alice, bob, r), k, 0)
+        ref_times += timed_steps(reference.step, k, 0)
+        done += k
+    step_s, ref_s = float(np.median(step_times)), float(np.median(ref_times))
+
+    one_step = split.Channel()
+    split.train_step(alice, bob, batch_list[0], one_step)
+    epoch_times, channel = [], split.Channel()
+    for _ in range(repeats):
+        channel.reset()
+        t0 = time.perf_counter()
+        loss = split.train_epoch(alice, bob, batch_size=batch_size, channel=channel)
+        epoch_times.append(time.perf_counter() - t0)
+    epoch_s = float(np.median(epoch_times))
+    t0 = time.perf_counter()
+    train_metrics = split.evaluate(alice, bob)
+    eval_s = time.perf_counter() - t0
+
+    matmul_s, adam_s, num_layers = _matmul_and_adam_seconds(*copy.deepcopy((alice, bob)),
+                                                            batch_size,
+                                                            repeats=max(20, steps // 3))
+    profile_batches = [batch_list[i % num_batches] for i in range(profile_steps)]
+    profile, profile_total = _profile_summary(*copy.deepcopy((alice, bob)), profile_batches) \
+        if profile_steps else ([], 0.0)
+
+    numpy_fraction = min(ref_s / step_s, 1.0)
+    figures = {
+        "workload": "deepfm",
+        "data": ml.name,
+        "step_s": round(step_s, 6),
+        "step_min_s": round(min(step_times), 6),
+        "steps_timed": steps,
+        "epoch_s": round(epoch_s, 4),
+        "epoch_runs": repeats,
+        "epoch_min_s": round(min(epoch_times), 4),
+        "epoch_max_s": round(max(epoch_times), 4),
+        "steps_per_epoch": num_batches,
+        "numpy_step_s": round(ref_s, 6),
+        "numpy_fraction": round(numpy_fraction, 3),
+        "python_overhead_fraction": round(1.0 - numpy_fraction, 3),
+        "matmul_fraction": round(matmul_s / step_s, 3),
+        "adam_fraction": round(adam_s / step_s, 3),
+        "matmul_s": round(matmul_s, 6),
+        "adam_s": round(adam_s, 6),
+        "max_rel_grad_diff_vs_numpy": grad_diff,
+        "bytes_per_step": {"alice_to_bob": one_step.bytes_sent("alice", "bob"),
+                           "bob_to_alice": one_step.bytes_sent("bob", "alice")},
+        "bytes_per_epoch": {"alice_to_bob": channel.bytes_sent("alice", "bob"),
+                            "bob_to_alice": channel.bytes_sent("bob", "alice")},
+        "last_epoch_loss": round(loss, 4),
+        "train_auc_after": round(train_metrics["auc"], 4),
+        "eval_all_rows_s": round(eval_s, 4),
+        "batch_size": batch_size,
+        "rows": n,
+        "num_parameters": sum(p.data.size for p in alice.optimizer.parameters
+                              + bob.optimizer.parameters),
+        "dtype": alice.dtype.name,
+        "peers": DEEPFM_PEERS,
+        "step_vs_pytorch_anchor": round(step_s / DEEPFM_PEERS["pytorch_step_s"], 3),
+        "epoch_vs_pytorch_anchor": round(epoch_s / DEEPFM_PEERS["pytorch_epoch_s"], 3),
+        "cpus": _cpus(),
+    }
+
+    load = f", load average {os.getloadavg()[0]:.2f}" if hasattr(os, "getloadavg") else ""
+    print(f"numpy {np.__version__}, python {platform.python_version()}, {_cpus()} cores{load}",
+          file=out)
+    print(f"split DeepFM (SecretFlow's SplitRec sizes) on {ml.name}: {n:,} rows, alice: user "
+          f"id, gender, age, occupation;\n  bob: movie id, genres (bag), label rating > 3; "
+          f"{figures['num_parameters']:,} parameters, {figures['dtype']}, batch {batch_size}, "
+          f"Adam 1e-3 per party, {bob.aggregation.mode} aggregation\n", file=out)
+    print(f"  {'variant':<50}{'runs':>6}{'ms/step':>10}{'min ms':>9}{'s/epoch':>10}", file=out)
+    table = [
+        ("minigrad: split.train_step / train_epoch", f"{steps}/{repeats}", step_s,
+         min(step_times), f"{epoch_s:.2f}"),
+        ("plain NumPy, no graph (NumpyDeepFM): lower bound", steps, ref_s, min(ref_times),
+         f"{ref_s * num_batches:.2f}*"),
+        ("PyTorch eager, issue 8 anchor (not this run)", "-", DEEPFM_PEERS["pytorch_step_s"],
+         float("nan"), f"{DEEPFM_PEERS['pytorch_epoch_s']:.2f}"),
+    ]
+    for label, runs, per_step, best, per_epoch in table:
+        best_text = "-" if best != best else f"{best * 1e3:.3f}"
+        print(f"  {label:<50}{runs!s:>6}{per_step * 1e3:>10.3f}{best_text:>9}{per_epoch:>10}",
+              file=out)
+    print(f"  * {num_batches} x its median step\n", file=out)
+    print(f"  where a step's time goes (method: the NumPy lower bound computes the same "
+          f"gradients by hand\n  -- max relative difference {grad_diff:.1e} -- and steps the "
+          f"same Adam, so minigrad's time above it is\n  the autograd layer: graph records, "
+          f"per-op Python dispatch, extra temporaries):", file=out)
+    rest_s = max(ref_s - matmul_s - adam_s, 0.0)
+    shares = [
+        ("  NumPy work (lower bound / step)", ref_s, "of which:"),
+        (f"    {num_layers} matmuls, forward + backward", matmul_s,
+         f"({matmul_s * 1e3:.3f} ms, the same shapes timed alone)"),
+        ("    Adam, both parties", adam_s, f"({adam_s * 1e3:.3f} ms)"),
+        ("    the rest: embedding gathers and", rest_s, f"({rest_s * 1e3:.3f} ms)"),
+        ("    scatter-adds, ReLU masks, FM, loss", None, ""),
+        ("  autograd / Python overhead", step_s - ref_s, f"({(step_s - ref_s) * 1e3:.3f} ms)"),
+    ]
+    for label, seconds, note in shares:
+        share = "" if seconds is None else f"{max(seconds, 0.0) / step_s:.1%}"
+        print(f"  {label:<40}{share:>7}  {note}".rstrip(), file=out)
+    if profile:
+        print(f"\n  cProfile of {profile_steps} steps (own time; the profiler "
+              f"inflates Python-level calls, total {profile_total:.2f} s):", file=out)
+        for name, calls, seconds in profile:
+            print(f"    {seconds / profile_total:>6.1%} {calls:>7} calls  {name}", file=out)
+    print(f"\n  per step: alice -> bob {figures['bytes_per_step']['alice_to_bob']:,} bytes, "
+          f"bob -> alice {figures['bytes_per_step']['bob_to_alice']:,} bytes (float32 cut "
+          f"tensors)", file=out)
+    print(f"  after {repeats} epoch(s) (+{warmup + steps + 1} steps): train loss "
+          f"{loss:.4f}, train AUC {train_metrics['auc']:.4f}; evaluating all {n:,} rows at "
+          f"once: {eval_s:.3f} s", file=out)
+    print(f"  vs the PyTorch anchor of issue 8 (7.1 ms/step, 5.9 s/epoch, another run): step "
+          f"x{figures['step_vs_pytorch_anchor']:.2f}, epoch x"
+          f"{figures['epoch_vs_pytorch_anchor']:.2f}; run ../shared/peers/bench_torch_deepfm.py "
+          f"beside this for a same-machine ratio", file=out)
+    return figures
+
+
+def _run_deepfm(args, out):
+    from .datasets import DatasetError
+
+    try:
+        ml = _deepfm_data()
+    except DatasetError as e:
+        raise WorkloadError(str(e)) from e
+    steps = 60 * args.repeats  # 300 by default
+    return bench_deepfm(ml, steps=steps, warmup=min(30, steps), repeats=args.repeats,
+                        profile_steps=min(100, steps), out=out)
+
+
+WORKLOADS["deepfm"] = _run_deepfm
 
 
 def _positive_int(text):
