@@ -5,6 +5,11 @@
     python -m minigrad.bench spam       # one epoch of the book's spam recipe vs its per-row loop
     python -m minigrad.bench fedrecon   # TFF's FedRecon tutorial on ml-100k vs a per-client loop
     python -m minigrad.bench deepfm     # split DeepFM, ml-100k, batch 128, vs a NumPy lower bound
+    python -m minigrad.bench all        # every workload above, then docs/performance/table.md
+    python -m minigrad.bench scaling    # time against size, plotted into docs/performance/
+
+On a machine shared with other work, ``--blas-threads 1`` keeps OpenBLAS's threads
+from spinning against the load (a matmul can otherwise take many times longer).
 
 Never a timed assertion: these print, the reader judges. Each ratio is
 against a reference measured in the same run, so machine speed cancels out.
@@ -18,6 +23,7 @@ import os
 import platform
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -190,6 +196,7 @@ def bench_data(root=None, repeats=5, heavy_repeats=3, out=None):
         "targets_s": DATA_TARGETS,
         "within_targets": all(medians[k] < DATA_TARGETS[k] for k in medians),
         "cpus": _cpus(),
+        "blas_threads": blas_threads(),
         "ml100k_ratings": len(ml.ratings),
         "ml100k_users": len(ml.users),
         "ml100k_items": len(ml.items),
@@ -377,13 +384,12 @@ def bench_spam(data=None, repeats=5, loop_batches=3, batch_size=500, out=None):
         "kernel": kernel,
         "targets": SPAM_TARGETS,
         "cpus": _cpus(),
+        "blas_threads": blas_threads(),
     }
     figures["within_targets"] = bool(epoch_s <= SPAM_TARGETS["epoch_s"] and
                                      figures["speedup_vs_book"] >= SPAM_TARGETS["speedup_vs_book"])
 
-    load = f", load average {os.getloadavg()[0]:.2f}" if hasattr(os, "getloadavg") else ""
-    print(f"numpy {np.__version__}, python {platform.python_version()}, {_cpus()} cores{load}",
-          file=out)
+    print(_machine_line(), file=out)
     print(f"spam, the book's recipe: {len(X):,} training rows x {X.shape[1]} word slots, "
           f"vocabulary {vocab_size:,}, {dtype}\n  {num_batches} batches of {batch_size} per "
           f"epoch (the last {figures['skipped_rows']} rows skipped, as in the book)\n", file=out)
@@ -560,14 +566,13 @@ def bench_fedrecon(ml, repeats=5, reference_runs=3, num_rounds=20, reference_rou
         "speedup_vs_tff": round(FEDRECON_PEERS["tff_0.87_20_rounds_s"] / (rounds_s * 20
                                                                           / num_rounds), 1),
         "cpus": _cpus(),
+        "blas_threads": blas_threads(),
     }
     figures["within_targets"] = bool(
         figures["tutorial_20_rounds_s"] <= FEDRECON_TARGETS["tutorial_20_rounds_s"]
         and speedup >= FEDRECON_TARGETS["speedup_vs_reference"])
 
-    load = f", load average {os.getloadavg()[0]:.2f}" if hasattr(os, "getloadavg") else ""
-    print(f"numpy {np.__version__}, python {platform.python_version()}, {_cpus()} cores{load}",
-          file=out)
+    print(_machine_line(), file=out)
     print(f"FedRecon, the TFF tutorial's configuration on {ml.name}: {len(train)}/{len(val)}/"
           f"{len(test)} train/val/test users (np.random.seed(42) shuffle),\n  <= 300 ratings "
           f"each ({len(train.item):,} for training), dim 50, batch 5, 50 clients/round, SGD "
@@ -649,24 +654,13 @@ def deepfm_parties(ml, seed=0, dtype=np.float32, aggregation="concat", lr=1e-3):
     """alice and bob of SecretFlow's split DeepFM on every row of ``ml`` (a MovieLens).
 
     vertical_split; alice: user id, gender, age group, occupation; bob: movie id,
-    genres (a bag), label rating > 3. SecretFlow's sizes; Adam(lr) per party.
+    genres (a bag), label rating > 3. SecretFlow's sizes; Adam(lr) per party. The
+    builder is notebook 04's (``recipes.deepfm.make_parties``), with no rows held out.
     """
-    from .datasets import vertical_split
-    from .federated import split
-    from .models import Aggregation, DeepFMBase, DeepFMFuse
+    from .recipes.deepfm import make_parties, prepare
 
-    alice_df, bob_df = vertical_split(ml)
-    user = split.alice_features(alice_df)
-    item, y = split.bob_features(bob_df, ml.genre_names)
-    rng = np.random.default_rng(seed)
-    alice_base = DeepFMBase(user.cardinalities, user.slots, rng=rng, dtype=dtype)
-    bob_base = DeepFMBase(item.cardinalities, item.slots, rng=rng, dtype=dtype)
-    fuse = DeepFMFuse(Aggregation(aggregation).output_dim([alice_base.deep_dim,
-                                                          bob_base.deep_dim]),
-                      rng=rng, dtype=dtype)
-    alice = split.Alice(user.X, alice_base, lr=lr)
-    bob = split.Bob(item.X, y, bob_base, fuse, aggregation=aggregation, lr=lr)
-    return alice, bob
+    every_row = prepare(ml, test_fraction=0.0, val_fraction=0.0)
+    return make_parties(every_row, seed=seed, dtype=dtype, aggregation=aggregation, lr=lr)
 
 
 class NumpyDeepFM:
@@ -975,11 +969,10 @@ def bench_deepfm(ml, steps=300, warmup=30, repeats=5, batch_size=128, seed=0,
         "step_vs_pytorch_anchor": round(step_s / DEEPFM_PEERS["pytorch_step_s"], 3),
         "epoch_vs_pytorch_anchor": round(epoch_s / DEEPFM_PEERS["pytorch_epoch_s"], 3),
         "cpus": _cpus(),
+        "blas_threads": blas_threads(),
     }
 
-    load = f", load average {os.getloadavg()[0]:.2f}" if hasattr(os, "getloadavg") else ""
-    print(f"numpy {np.__version__}, python {platform.python_version()}, {_cpus()} cores{load}",
-          file=out)
+    print(_machine_line(), file=out)
     print(f"split DeepFM (SecretFlow's SplitRec sizes) on {ml.name}: {n:,} rows, alice: user "
           f"id, gender, age, occupation;\n  bob: movie id, genres (bag), label rating > 3; "
           f"{figures['num_parameters']:,} parameters, {figures['dtype']}, batch {batch_size}, "
@@ -1048,6 +1041,598 @@ def _run_deepfm(args, out):
 WORKLOADS["deepfm"] = _run_deepfm
 
 
+# ---------------------------------------------------------------------------
+# BLAS threads: on a loaded 2-core machine OpenBLAS's spinning threads can make every
+# matmul many times slower; --blas-threads 1 gives stable, comparable step times
+# ---------------------------------------------------------------------------
+_BLAS_NAMES = ("scipy_openblas_{}_num_threads64_", "scipy_openblas_{}_num_threads_64_",
+               "openblas_{}_num_threads64_", "openblas_{}_num_threads")
+
+
+def blas_threads(n=None):
+    """OpenBLAS's thread count, after setting it to ``n`` if given; None if not found.
+
+    Finds the OpenBLAS that NumPy loaded (Linux: /proc/self/maps) and calls its
+    ``*_set_num_threads`` / ``*_get_num_threads`` through ctypes. A benchmark helper:
+    the package itself never changes threads.
+    """
+    import ctypes
+
+    try:
+        with open("/proc/self/maps") as maps:
+            paths = sorted({line.split()[-1] for line in maps if "openblas" in line.lower()
+                            and line.split()[-1].startswith("/")})
+    except OSError:
+        return None
+    for path in paths:
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for pattern in _BLAS_NAMES:
+            try:
+                setter, getter = (getattr(lib, pattern.format(w)) for w in ("set", "get"))
+            except AttributeError:
+                continue
+            getter.restype = ctypes.c_int
+            if n is not None:
+                setter(ctypes.c_int(int(n)))
+            return int(getter())
+    return None
+
+
+def _machine_line():
+    """numpy version, cores, BLAS threads and load: the header of every table."""
+    load = f", load average {os.getloadavg()[0]:.2f}" if hasattr(os, "getloadavg") else ""
+    threads = blas_threads()
+    return (f"numpy {np.__version__}, python {platform.python_version()}, {_cpus()} cores, "
+            f"BLAS threads {threads if threads is not None else 'unknown'}{load}")
+
+
+# ---------------------------------------------------------------------------
+# all: every workload, then the README's performance table (issue 8)
+# ---------------------------------------------------------------------------
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DOCS_DIR = REPO_ROOT / "docs" / "performance"
+README_MARKERS = ("<!-- perf-table:start -->", "<!-- perf-table:end -->")
+ALL_ORDER = ("kernels", "data", "spam", "fedrecon", "deepfm")
+"""The workloads ``all`` runs, in this order."""
+
+
+def _ok(flag):
+    return "ok" if flag else "**not met**"
+
+
+def performance_table(results, machine=""):
+    """The README's performance table (Markdown) from ``{workload: BENCH figures}`` of one run.
+
+    Workloads absent from ``results`` get no row. Ratios are the ones measured in the
+    same process; peer figures are the issue's anchors, measured in other runs.
+    """
+    rows = []
+    spam = results.get("spam")
+    if spam:
+        rows.append((
+            "spam, one epoch of the book's recipe (Enron, 62 batches of 500)",
+            f"{spam['epoch_s']:.3f} s",
+            f"book's algorithm (per-row loop): {spam['book_loop_epoch_s']:.1f} s*",
+            f"{spam['speedup_vs_book']:.0f}x faster",
+            "book's framework 26.6 s; PyTorch eager 0.48 s; plain NumPy 0.09-0.10 s",
+            f"<= {SPAM_TARGETS['epoch_s']} s and >= {SPAM_TARGETS['speedup_vs_book']:g}x "
+            f"the book: {_ok(spam['within_targets'])}"))
+    fed = results.get("fedrecon")
+    if fed:
+        rows.append((
+            "FedRecon, the TFF tutorial's 20 rounds (ml-100k)",
+            f"{fed['tutorial_20_rounds_s']:.3f} s",
+            f"per-client loop: {fed['reference_20_rounds_s']:.2f} s",
+            f"{fed['speedup_vs_reference']:.0f}x faster",
+            f"TFF 0.87 {FEDRECON_PEERS['tff_0.87_20_rounds_s']} s; PyTorch loop "
+            f"{FEDRECON_PEERS['pytorch_loop_20_rounds_s']} s",
+            f"<= {FEDRECON_TARGETS['tutorial_20_rounds_s']} s: "
+            f"{_ok(fed['tutorial_20_rounds_s'] <= FEDRECON_TARGETS['tutorial_20_rounds_s'])}"))
+    dfm = results.get("deepfm")
+    if dfm:
+        anchor = DEEPFM_PEERS["pytorch_step_s"]
+        rows.append((
+            "split DeepFM, one step (ml-100k, batch 128, Adam)",
+            f"{dfm['step_s'] * 1e3:.2f} ms",
+            f"plain NumPy, no graph: {dfm['numpy_step_s'] * 1e3:.2f} ms",
+            f"{dfm['step_s'] / dfm['numpy_step_s']:.2f}x the lower bound "
+            f"({dfm['numpy_fraction']:.0%} NumPy, {dfm['python_overhead_fraction']:.0%} Python)",
+            f"PyTorch eager {anchor * 1e3:.1f} ms",
+            f"<= {DEEPFM_TARGETS['step_vs_pytorch']:g}x PyTorch eager, measured beside it; "
+            f"against the anchor (another run, another load): x{dfm['step_s'] / anchor:.2f}"))
+        rows.append((
+            f"split DeepFM, one epoch ({dfm['steps_per_epoch']} steps)",
+            f"{dfm['epoch_s']:.2f} s", "-", "-",
+            f"PyTorch eager {DEEPFM_PEERS['pytorch_epoch_s']} s", "-"))
+    ker = results.get("kernels")
+    if ker:
+        for case in ker["cases"]:
+            best = min(case["median_s"], key=case["median_s"].get)
+            auto = case["auto"]
+            rows.append((
+                f"embedding backward (scatter-add), {case['case'].split(': ')[-1]}",
+                f"{case['median_s'][auto] * 1e3:.2f} ms ({auto})",
+                f"the book's per-row loop: {case['median_s']['loop'] * 1e3:.1f} ms",
+                f"{case['speedup_vs_loop'][auto]:.0f}x faster",
+                "-", f"- (fastest in this run: {best})"))
+    data = results.get("data")
+    if data:
+        for key, label in (("ml100k_load_s", "load ml-100k"),
+                           ("enron_load_s", "load Enron-Spam (33,716 emails)"),
+                           ("enron_tokenize_index_s", "tokenize and index Enron-Spam")):
+            rows.append((label, f"{data[key]:.2f} s", "-", "-", "-",
+                         f"< {DATA_TARGETS[key]:g} s: {_ok(data[key] < DATA_TARGETS[key])}"))
+    header = ("| workload | minigrad | reference, same run | ratio | peers (other runs, same "
+              "machine class) | goal (issue 8) |\n|---|---|---|---|---|---|\n")
+    body = "".join("| " + " | ".join(row) + " |\n" for row in rows)
+    notes = ["Medians of at least 5 runs (spam: epochs; FedRecon: 20-round runs; DeepFM: "
+             "steps and epochs), measured by `python -m minigrad.bench all`; each ratio is "
+             "against a reference timed in the same process."]
+    if spam:
+        notes.append(f"\\* extrapolated from {spam['book_loop_batches_timed']} timed batches.")
+    if machine:
+        notes.append(f"Machine: {machine}.")
+    return header + body + "\n" + " ".join(notes) + "\n"
+
+
+def update_readme(table, readme=None):
+    """Put ``table`` between README_MARKERS in ``readme`` (default: the repo's README.md).
+
+    Returns True if the file held both markers (and now holds the table between them),
+    False if it holds no markers (the file is left as it is). Anything else raises.
+    """
+    path = Path(readme) if readme is not None else REPO_ROOT / "README.md"
+    if not path.exists():
+        return False
+    text = path.read_text(encoding="utf-8")
+    start, end = README_MARKERS
+    i, j = text.find(start), text.find(end)
+    if i < 0 and j < 0:
+        return False
+    if i < 0 or j < 0 or j < i or text.count(start) != 1 or text.count(end) != 1:
+        raise ValueError(f"{path}: expected one {start} before one {end}")
+    new = text[:i + len(start)] + "\n" + table.rstrip("\n") + "\n" + text[j:]
+    if new != text:
+        path.write_text(new, encoding="utf-8")
+    return True
+
+
+def bench_all(args, out, docs_dir=None, readme=None):
+    """Run every workload of ALL_ORDER, printing each table and its BENCH line; then write
+    ``docs_dir``/table.md and update the README block. Returns a summary of the figures."""
+    docs_dir = Path(docs_dir) if docs_dir is not None else DOCS_DIR
+    results, skipped = {}, {}
+    for name in ALL_ORDER:
+        print(f"\n=== {name} " + "=" * (60 - len(name)), file=out)
+        try:
+            figures = WORKLOADS[name](args, out)
+        except WorkloadError as e:
+            skipped[name] = str(e)
+            print(f"skipped: {e}", file=out)
+            continue
+        results[name] = figures
+        print("BENCH " + json.dumps(figures), file=out)
+    machine = _machine_line()
+    table = performance_table(results, machine)
+    docs_dir.mkdir(parents=True, exist_ok=True)
+    table_path = docs_dir / "table.md"
+    table_path.write_text(table, encoding="utf-8")
+    in_readme = update_readme(table, readme) if readme is not False else False
+    print(f"\n=== the performance table ({table_path}"
+          f"{', and README.md between its markers' if in_readme else ''}):\n", file=out)
+    print(table, file=out)
+    keys = {"spam": ("epoch_s", "speedup_vs_book", "within_targets"),
+            "fedrecon": ("tutorial_20_rounds_s", "speedup_vs_reference", "within_targets"),
+            "deepfm": ("step_s", "epoch_s", "numpy_step_s", "numpy_fraction",
+                       "python_overhead_fraction", "step_vs_pytorch_anchor"),
+            "data": ("ml100k_load_s", "enron_load_s", "enron_tokenize_index_s",
+                     "within_targets"),
+            "kernels": ("cases",)}
+    summary = {"workload": "all", "machine": machine, "table": str(table_path),
+               "readme_updated": in_readme, "skipped": skipped}
+    for name, figures in results.items():
+        summary[name] = {k: figures[k] for k in keys[name] if k in figures}
+    return summary
+
+
+def _run_all(args, out):
+    return bench_all(args, out, docs_dir=args.docs_dir,
+                     readme=False if args.no_readme else None)
+
+
+WORKLOADS["all"] = _run_all
+
+
+# ---------------------------------------------------------------------------
+# scaling: how each workload's time grows with its size, plotted (issue 8)
+# ---------------------------------------------------------------------------
+def _round_robin(runners, repeats):
+    """Seconds lists per runner: ``repeats`` passes, each calling every runner once in turn.
+
+    Interleaving spreads the load of a shared machine over every point of a sweep
+    alike, so the curve's shape survives even when absolute times drift. Each
+    runner returns a list of seconds (e.g. one per round).
+    """
+    times = [[] for _ in runners]
+    for _ in range(repeats):
+        for t, run in zip(times, runners, strict=True):
+            t += run()
+    return times
+
+
+def _fedrecon_rounds(spec, config, data, rounds, seed):
+    """A runner: ``rounds`` FedRecon rounds from a fresh model; returns seconds per round."""
+    from .federated import reconstruction as fr
+
+    count = [0]
+
+    def run():
+        count[0] += 1
+        rng = np.random.default_rng(seed + count[0])
+        state = fr.initialize(spec, config, rng)
+        stamps = [time.perf_counter()]
+        fr.train(spec, config, data, rounds, rng, state=state,
+                 callback=lambda s, h: stamps.append(time.perf_counter()))
+        return list(np.diff(stamps))
+
+    return run
+
+
+def scaling_fedrecon(ml, clients=(10, 25, 50, 100, 200, 400, None),
+                     max_ratings=(10, 25, 50, 100, 200, 300, 500, None), rounds=10, repeats=3,
+                     seed=0, out=None):
+    """Seconds per FedRecon round against clients per round and against ratings per client.
+
+    The tutorial's configuration and split (train users <= 300 ratings) for the first
+    sweep, ``None`` meaning every training user; the second keeps 50 clients a round
+    and caps each user at ``max_ratings`` (None: all their ratings). Every point runs
+    ``rounds`` rounds per pass, one warm-up pass then ``repeats`` timed passes over
+    all points in turn; the figure is the median round.
+    """
+    from dataclasses import replace
+
+    from .federated import reconstruction as fr
+
+    out = out or sys.stdout
+    perm = np.random.RandomState(42).permutation(ml.num_users)
+    train_ids = perm[:int(ml.num_users * 0.8)]
+    spec = fr.MFSpec(num_items=ml.num_items, dim=50)
+    config = fr.FedReconConfig()
+    train = fr.client_datasets(ml, train_ids, max_examples_per_user=300)
+    ks = [len(train) if k is None else min(k, len(train)) for k in clients]
+    capped = [fr.client_datasets(ml, train_ids, max_examples_per_user=m) for m in max_ratings]
+    runners = ([_fedrecon_rounds(spec, replace(config, clients_per_round=k), train, rounds,
+                                 seed) for k in ks]
+               + [_fedrecon_rounds(spec, config, data, rounds, seed) for data in capped])
+    _round_robin(runners, 1)  # warm-up
+    medians = [float(np.median(t)) for t in _round_robin(runners, repeats)]
+    print(f"FedRecon on {ml.name}: seconds per round, median of {repeats} x {rounds} rounds "
+          f"(points interleaved)", file=out)
+    print(f"  {'clients/round':>14}{'ms/round':>10}{'us/client':>11}", file=out)
+    by_clients = []
+    for k, sec in zip(ks, medians[:len(ks)], strict=True):
+        by_clients.append({"clients_per_round": k, "round_s": sec})
+        print(f"  {k:>14}{sec * 1e3:>10.2f}{sec / k * 1e6:>11.1f}", file=out)
+    print(f"\n  {'max ratings':>14}{'mean/client':>12}{'largest':>9}{'ms/round':>10}  (50 "
+          f"clients a round)", file=out)
+    by_ratings = []
+    for m, data, sec in zip(max_ratings, capped, medians[len(ks):], strict=True):
+        mean = float(np.mean(data.num_examples))
+        largest = int(np.max(data.num_examples))
+        by_ratings.append({"max_ratings": m, "mean_ratings": mean, "largest_client": largest,
+                           "round_s": sec})
+        print(f"  {'all' if m is None else m:>14}{mean:>12.1f}{largest:>9}{sec * 1e3:>10.2f}",
+              file=out)
+    return {"clients": by_clients, "ratings": by_ratings, "train_users": len(train)}
+
+
+def _deepfm_steps(ml, chunk, batch_size=128, seed=0):
+    """(runner, steps per epoch, alice, bob): the runner times ``chunk`` more steps of
+    ``split.train_step`` over ``ml``'s batches in row order and returns their seconds."""
+    from .federated import split
+
+    alice, bob = deepfm_parties(ml, seed=seed)
+    batch_list = split.batches(len(bob.X), batch_size)
+    position = [0]
+
+    def run():
+        times = []
+        for _ in range(chunk):
+            rows = batch_list[position[0] % len(batch_list)]
+            position[0] += 1
+            t0 = time.perf_counter()
+            split.train_step(alice, bob, rows)
+            times.append(time.perf_counter() - t0)
+        return times
+
+    return run, len(batch_list), alice, bob
+
+
+def scaling_deepfm(datasets, steps=200, warmup=20, batch_size=128, chunk=20, out=None):
+    """Split-DeepFM seconds per step, and the epoch they add up to, on each ``(label, ml)``.
+
+    Times ``steps`` steps of each dataset (median), in chunks of ``chunk`` that take
+    turns between the datasets, and extrapolates to the epoch's number of steps; for
+    the first dataset it also times one full epoch, to check the extrapolation.
+    """
+    from .federated import split
+
+    out = out or sys.stdout
+    chunk = max(1, min(chunk, steps))
+    setups = [_deepfm_steps(ml, chunk, batch_size) for _, ml in datasets]
+    runners = [setup[0] for setup in setups]
+    for _ in range(-(-warmup // chunk)):
+        _round_robin(runners, 1)
+    times = _round_robin(runners, -(-steps // chunk))
+    rows = []
+    print(f"split DeepFM, batch {batch_size}: median of {len(times[0])} steps (after {warmup}, "
+          f"datasets taking turns every {chunk} steps), extrapolated to an epoch", file=out)
+    print(f"  {'data':<44}{'ratings':>10}{'users':>8}{'items':>8}{'ms/step':>9}"
+          f"{'s/epoch':>9}", file=out)
+    for (label, ml), (_, num_steps, _, _), t in zip(datasets, setups, times, strict=True):
+        step_s = float(np.median(t))
+        rows.append({"data": label, "ratings": len(ml.ratings), "users": int(ml.num_users),
+                     "items": int(ml.num_items), "step_s": step_s, "steps_per_epoch": num_steps,
+                     "epoch_s_extrapolated": step_s * num_steps})
+        print(f"  {label:<44}{len(ml.ratings):>10,}{int(ml.num_users):>8,}"
+              f"{int(ml.num_items):>8,}{step_s * 1e3:>9.2f}{step_s * num_steps:>9.1f}", file=out)
+    _, _, alice, bob = setups[0]
+    t0 = time.perf_counter()
+    split.train_epoch(alice, bob, batch_size=batch_size)
+    rows[0]["epoch_s_measured"] = time.perf_counter() - t0
+    print(f"  {rows[0]['data']}: one epoch timed whole: {rows[0]['epoch_s_measured']:.1f} s",
+          file=out)
+    return rows
+
+
+def _respread(X, vocab_size, new_size, padding_idx=0):
+    """Word ids of ``X`` moved onto a table of ``new_size`` rows; padding stays padding.
+
+    Smaller: ids fold onto 1 .. new_size-1 (words share rows, the work per batch is the
+    same). Larger: id w -> w * (new_size // vocab_size), the same words spread thin.
+    """
+    X = np.asarray(X)
+    if new_size < vocab_size:
+        moved = (X - 1) % (new_size - 1) + 1
+    else:
+        moved = X * (new_size // vocab_size)
+    return np.where(X == padding_idx, padding_idx, moved)
+
+
+def scaling_spam(data, factors=(1 / 128, 1 / 32, 1 / 8, 1 / 2, 1, 4, 16, 64), repeats=3,
+                 batch_size=500, out=None):
+    """Seconds per epoch of the book's spam recipe against the vocabulary (table) size.
+
+    One warm-up epoch of every size, then ``repeats`` passes that run one epoch of each
+    size in turn; the figure is the median epoch.
+    """
+    from .recipes import spam
+
+    out = out or sys.stdout
+    X, y = data.X_train, data.y_train
+    vocab = len(data.vocab)
+    sizes = [vocab if f == 1 else (int(vocab * f) if f < 1 else vocab * int(f)) for f in factors]
+    runners = []
+    for size in sizes:
+        Xs = X if size == vocab else _respread(X, vocab, size)
+        model = spam.spam_model(size)
+        runners.append(lambda model=model, Xs=Xs: _timings(
+            lambda: spam.train_epoch(model, Xs, y, batch_size=batch_size), 1, 0))
+    _round_robin(runners, 1)  # warm-up
+    times = _round_robin(runners, repeats)
+    rows = []
+    print(f"spam, the book's recipe: seconds per epoch, median of {repeats} (sizes "
+          f"interleaved, after a warm-up)", file=out)
+    print(f"  {'vocabulary':>12}{'table MB':>10}{'s/epoch':>9}{'ms/batch':>10}", file=out)
+    itemsize = np.dtype(np.float32).itemsize
+    for size, t in zip(sizes, times, strict=True):
+        sec = float(np.median(t))
+        mb = size * itemsize / 1e6
+        rows.append({"vocab_size": size, "table_mb": mb, "epoch_s": sec,
+                     "real_vocabulary": size == vocab})
+        print(f"  {size:>12,}{mb:>10.2f}{sec:>9.3f}{sec / (len(X) // batch_size) * 1e3:>10.2f}"
+              f"{'  (the real vocabulary)' if size == vocab else ''}", file=out)
+    return rows
+
+
+DEEPFM_ML1M_PYTORCH_EPOCH_S = (49.0, 51.0)
+"""PyTorch eager's split-DeepFM epoch on an ML-1M-shaped table (issue 8, not this run)."""
+
+
+def _plot_scaling(figures, docs_dir):
+    """PNGs of the scaling figures into ``docs_dir``; returns their paths."""
+    import matplotlib
+    import matplotlib.ticker
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    paths = []
+    fed = figures.get("fedrecon")
+    if fed:
+        fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+        k = [r["clients_per_round"] for r in fed["clients"]]
+        s = [r["round_s"] * 1e3 for r in fed["clients"]]
+        axes[0].loglog(k, s, "o-", label="measured")
+        axes[0].loglog(k, [s[0] * x / k[0] for x in k], ":", color="gray",
+                       label="proportional to clients")
+        axes[0].set(xlabel="clients per round", ylabel="ms per round",
+                    title="FedRecon: round time vs clients per round")
+        m = [r["largest_client"] for r in fed["ratings"]]
+        s2 = [r["round_s"] * 1e3 for r in fed["ratings"]]
+        axes[1].loglog(m, s2, "s-", color="C1", label="measured, 50 clients a round")
+        axes[1].loglog(m, [s2[0] * x / m[0] for x in m], ":", color="gray",
+                       label="proportional to the cap")
+        axes[1].set(xlabel="ratings cap per client (the largest client's ratings)",
+                    ylabel="ms per round", title="FedRecon: round time vs ratings per client")
+        for ax in axes:
+            ax.grid(True, which="both", alpha=0.3)
+            ax.legend()
+        fig.tight_layout()
+        paths.append(docs_dir / "fedrecon_scaling.png")
+        fig.savefig(paths[-1], dpi=110)
+        plt.close(fig)
+    dfm = figures.get("deepfm")
+    if dfm:
+        fig, axes = plt.subplots(1, 2, figsize=(11, 4.4))
+        x = np.arange(len(dfm))
+        axes[0].bar(x, [r["epoch_s_extrapolated"] for r in dfm], color="C0",
+                    label="minigrad (median step x steps per epoch)")
+        peers = [(i, DEEPFM_PEERS["pytorch_epoch_s"], 0.0) for i, r in enumerate(dfm)
+                 if r["ratings"] == 100_000 and "synthetic" not in r["data"]]
+        lo, hi = DEEPFM_ML1M_PYTORCH_EPOCH_S
+        peers += [(i, (lo + hi) / 2, (hi - lo) / 2) for i, r in enumerate(dfm)
+                  if r["ratings"] > 900_000 and r["users"] < 10_000]
+        if peers:
+            px, py, pe = zip(*peers, strict=True)
+            axes[0].errorbar(px, py, yerr=pe, fmt="x", ms=10, color="C3",
+                             label="PyTorch eager (issue 8, other runs)")
+        axes[0].set(xticks=x, ylabel="seconds per epoch (batch 128)", yscale="log",
+                    title="split DeepFM: one epoch")
+        axes[0].set_xticklabels([r["data"].replace(", ", ",\n") for r in dfm], fontsize=8)
+        axes[0].legend(fontsize=8)
+        rows = [r["users"] + r["items"] for r in dfm]
+        axes[1].semilogx(rows, [r["step_s"] * 1e3 for r in dfm], "o", color="C0")
+        for i, (r, n) in enumerate(zip(dfm, rows, strict=True)):
+            axes[1].annotate(f"{i + 1}", (n, r["step_s"] * 1e3), fontsize=9,
+                             xytext=(5, 3), textcoords="offset points")
+        axes[1].text(0.02, 0.02, "\n".join(f"{i + 1}: {r['data']}" for i, r in enumerate(dfm)),
+                     transform=axes[1].transAxes, fontsize=7, va="bottom")
+        axes[1].xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        axes[1].set_xlim(min(rows) / 1.5, max(rows) * 1.5)
+        axes[1].set(xlabel="embedding rows (users + movies)", ylabel="ms per step",
+                    title="split DeepFM: time per step vs table size")
+        axes[1].set_ylim(bottom=0)
+        axes[1].grid(True, which="both", alpha=0.3)
+        fig.tight_layout()
+        paths.append(docs_dir / "deepfm_scaling.png")
+        fig.savefig(paths[-1], dpi=110)
+        plt.close(fig)
+    sp = figures.get("spam")
+    if sp:
+        fig, ax = plt.subplots(figsize=(6.5, 4.2))
+        v = [r["vocab_size"] for r in sp]
+        ax.loglog(v, [r["epoch_s"] for r in sp], "o-", label="minigrad, one epoch")
+        real = [r for r in sp if r["real_vocabulary"]]
+        if real:
+            ax.loglog([real[0]["vocab_size"]], [real[0]["epoch_s"]], "*", ms=14, color="C1",
+                      label="Enron's real vocabulary")
+        ax.axhline(SPAM_TARGETS["epoch_s"], ls="--", color="gray", label="goal: 0.2 s")
+        for mb, name in ((0.5, "L2 (512 KB/core)"), (32, "L3 (32 MB)")):
+            if not min(v) / 2 <= mb * 1e6 / 4 <= max(v) * 2:
+                continue
+            ax.axvline(mb * 1e6 / 4, ls=":", color="C2")
+            ax.text(mb * 1e6 / 4, ax.get_ylim()[0], f" float32 table = {name}", fontsize=7,
+                    rotation=90, va="bottom", ha="right", color="C2")
+        ax.set(xlabel="vocabulary size (rows of the Embedding table)",
+               ylabel="seconds per epoch", title="spam: epoch time vs vocabulary size")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8, loc="upper left")
+        ax.set_xlim(min(v) / 2, max(v) * 2)
+        fig.tight_layout()
+        paths.append(docs_dir / "spam_vocab_scaling.png")
+        fig.savefig(paths[-1], dpi=110)
+        plt.close(fig)
+    return paths
+
+
+def _scaling_markdown(figures, machine):
+    lines = ["# Scaling (generated by `python -m minigrad.bench scaling`)", "",
+             f"Machine: {machine}.", ""]
+    fed = figures.get("fedrecon")
+    if fed:
+        lines += ["## FedRecon (TFF tutorial configuration, ml-100k)", "",
+                  "![](fedrecon_scaling.png)", "", "| clients per round | ms per round |",
+                  "|---|---|"]
+        lines += [f"| {r['clients_per_round']} | {r['round_s'] * 1e3:.2f} |"
+                  for r in fed["clients"]]
+        lines += ["", "| ratings cap per client | mean ratings | largest client | ms per round "
+                  "(50 clients) |", "|---|---|---|---|"]
+        lines += [f"| {'all' if r['max_ratings'] is None else r['max_ratings']} | "
+                  f"{r['mean_ratings']:.1f} | {r['largest_client']} | "
+                  f"{r['round_s'] * 1e3:.2f} |" for r in fed["ratings"]]
+        lines.append("")
+    dfm = figures.get("deepfm")
+    if dfm:
+        lines += ["## Split DeepFM (batch 128, Adam)", "", "![](deepfm_scaling.png)", "",
+                  "| data | ratings | users | items | ms per step | s per epoch (extrapolated) |",
+                  "|---|---|---|---|---|---|"]
+        lines += [f"| {r['data']} | {r['ratings']:,} | {r['users']:,} | {r['items']:,} | "
+                  f"{r['step_s'] * 1e3:.2f} | {r['epoch_s_extrapolated']:.1f} |" for r in dfm]
+        if "epoch_s_measured" in dfm[0]:
+            lines.append(f"\nOne full epoch of {dfm[0]['data']} timed whole: "
+                         f"{dfm[0]['epoch_s_measured']:.1f} s.")
+        lines += ["", "Epochs are the median step times the steps per epoch (only a "
+                  "fraction of an epoch is timed).", ""]
+    sp = figures.get("spam")
+    if sp:
+        lines += ["## Spam (the book's recipe, Enron) against vocabulary size", "",
+                  "![](spam_vocab_scaling.png)", "",
+                  "| vocabulary | table MB (float32) | s per epoch |", "|---|---|---|"]
+        lines += [f"| {r['vocab_size']:,}{' (real)' if r['real_vocabulary'] else ''} | "
+                  f"{r['table_mb']:.2f} | {r['epoch_s']:.3f} |" for r in sp]
+        lines += ["", "Smaller tables fold word ids onto fewer rows, larger ones spread "
+                  "them out: every batch looks up and scatters the same number of ids.", ""]
+    return "\n".join(lines)
+
+
+def bench_scaling(out=None, docs_dir=None, which=("fedrecon", "deepfm", "spam"), quick=False):
+    """Every scaling sweep in ``which`` on the real data, plotted into ``docs_dir``."""
+    from .datasets import load_movielens, synthetic_movielens
+
+    out = out or sys.stdout
+    docs_dir = Path(docs_dir) if docs_dir is not None else DOCS_DIR
+    docs_dir.mkdir(parents=True, exist_ok=True)
+    machine = _machine_line()
+    print(machine, file=out)
+    figures = {}
+    if "fedrecon" in which:
+        ml = load_movielens("ml-100k", _real_root("scaling", "ml-100k", "ml-100k"))
+        figures["fedrecon"] = scaling_fedrecon(ml, rounds=3 if quick else 10,
+                                               repeats=1 if quick else 3, out=out)
+        print(file=out)
+    if "deepfm" in which:
+        ml = load_movielens("ml-100k", _real_root("scaling", "ml-100k", "ml-100k"))
+        datasets = [("ml-100k (real)", ml),
+                    ("synthetic, ml-100k shape", synthetic_movielens("ml-100k")),
+                    ("synthetic, ML-1M shape", synthetic_movielens("ml-1m")),
+                    ("synthetic, 1M ratings, 10x the ML-1M tables",
+                     synthetic_movielens("ml-1m", num_users=40_000, num_items=38_830,
+                                         num_ratings=1_000_209))]
+        figures["deepfm"] = scaling_deepfm(datasets, steps=30 if quick else 200,
+                                           warmup=5 if quick else 20, out=out)
+        print(file=out)
+    if "spam" in which:
+        figures["spam"] = scaling_spam(_book_spam_data(), repeats=1 if quick else 3,
+                                       factors=(1 / 32, 1, 16) if quick else
+                                       (1 / 128, 1 / 32, 1 / 8, 1 / 2, 1, 4, 16, 64), out=out)
+    paths = _plot_scaling(figures, docs_dir)
+    md = docs_dir / "scaling.md"
+    md.write_text(_scaling_markdown(figures, machine), encoding="utf-8")
+    print(f"\nwrote {md} and " + ", ".join(str(p) for p in paths), file=out)
+    figures.update({"workload": "scaling", "machine": machine,
+                    "plots": [str(p) for p in paths], "markdown": str(md)})
+    return figures
+
+
+def _run_scaling(args, out):
+    from .datasets import DatasetError
+
+    try:
+        return bench_scaling(out=out, docs_dir=args.docs_dir)
+    except DatasetError as e:
+        raise WorkloadError(str(e)) from e
+
+
+WORKLOADS["scaling"] = _run_scaling
+
+__all__ += ["blas_threads", "performance_table", "update_readme", "bench_all", "bench_scaling",
+            "scaling_fedrecon", "scaling_deepfm", "scaling_spam", "README_MARKERS"]
+
+
 def _positive_int(text):
     value = int(text)
     if value < 1:
@@ -1065,14 +1650,22 @@ def main(argv=None):
                         help="runs of the multi-second timings (data: tokenization)")
     parser.add_argument("--dtype", default="float32", choices=["float32", "float64"],
                         help="kernels: dtype of the rows")
+    parser.add_argument("--blas-threads", type=_positive_int, default=None,
+                        help="set OpenBLAS's threads first (1 is steadier on a loaded machine)")
+    parser.add_argument("--docs-dir", type=Path, default=None,
+                        help=f"all, scaling: where table.md and the plots go (default {DOCS_DIR})")
+    parser.add_argument("--no-readme", action="store_true",
+                        help="all: do not rewrite README.md's performance block")
     args = parser.parse_args(argv)
+    if args.blas_threads is not None and blas_threads(args.blas_threads) is None:
+        print("warning: OpenBLAS not found; --blas-threads ignored", file=sys.stderr)
     try:
         figures = WORKLOADS[args.workload](args, sys.stdout)
     except WorkloadError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     print("BENCH " + json.dumps(figures))
-    return 0
+    return 1 if figures.get("skipped") else 0
 
 
 if __name__ == "__main__":

@@ -188,23 +188,22 @@ class IndexSelect(Function):
                 f"index_select: indices must be integers, got dtype {indices.dtype}"
             )
         n = table.shape[0]
-        if indices.size:
+        if indices.size and (indices.min() < 0 or indices.max() >= n):
             bad = (indices < 0) | (indices >= n)
-            if bad.any():
-                pos = tuple(int(i) for i in np.argwhere(bad)[0])
-                raise IndexError(
-                    f"index_select: index {int(indices[pos])} at position {pos} is out of "
-                    f"range for a table of {n} rows (valid: 0..{n - 1})"
-                )
+            pos = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise IndexError(
+                f"index_select: index {int(indices[pos])} at position {pos} is out of "
+                f"range for a table of {n} rows (valid: 0..{n - 1})"
+            )
         self.save(indices, table.shape, padding_idx)
         return kernels.gather_rows(table, indices)
 
     def backward(self, grad):
         indices, shape, padding_idx = self.saved
-        rows = kernels.scatter_add_rows(indices, grad, shape[0])
-        if padding_idx is not None:
-            rows[padding_idx] = 0  # the padding row never learns
-        return (rows.reshape(shape),)
+        # the padding row never learns, so its lookups are not even added up
+        rows = kernels.scatter_add_rows(indices, grad, shape[0], skip=padding_idx)
+        # a 2-D table's gradient is ``rows`` itself: no reshaped view, so no copy later
+        return (rows if rows.shape == shape else rows.reshape(shape),)
 
 
 # ---------------------------------------------------------------------------

@@ -55,17 +55,31 @@ class Adam(Optimizer):
     def __init__(self, parameters, alpha=0.001, beta1=0.9, beta2=0.999, eps=1e-8):
         super().__init__(parameters)
         self.alpha, self.beta1, self.beta2, self.eps = alpha, beta1, beta2, eps
-        self.state = {}  # id(p) -> (step, m, v)
+        self.state = {}  # id(p) -> [step, m, v]
 
     def _update(self, p):
-        step, m, v = self.state.get(id(p), (0, np.zeros_like(p.data), np.zeros_like(p.data)))
-        step += 1
+        state = self.state.get(id(p))
+        if state is None:  # the zeros are made once per parameter, not at every step
+            state = self.state[id(p)] = [0, np.zeros_like(p.data), np.zeros_like(p.data)]
+        state[0] += 1
+        step, m, v = state
         g = p.grad
+        # the textbook update, each operation written into a buffer instead of a new
+        # temporary: the same roundings in the same order, so the same bits
+        # (out= arrays, so a 0-d parameter gets arrays too, not NumPy scalars)
+        tmp = np.multiply(g, 1.0 - self.beta1,
+                          out=np.empty(np.shape(g), np.result_type(g, 1.0 - self.beta1)))
         m *= self.beta1
-        m += (1.0 - self.beta1) * g
+        m += tmp                                   # m = b1 m + (1 - b1) g
+        np.multiply(g, g, out=tmp)
+        tmp *= 1.0 - self.beta2
         v *= self.beta2
-        v += (1.0 - self.beta2) * (g * g)
+        v += tmp                                   # v = b2 v + (1 - b2) g^2
         m_hat_scale = self.alpha / (1.0 - self.beta1**step)
         v_hat_scale = 1.0 / (1.0 - self.beta2**step)
-        p.data -= m_hat_scale * m / (np.sqrt(v * v_hat_scale) + self.eps)
-        self.state[id(p)] = (step, m, v)
+        denom = np.multiply(v, v_hat_scale, out=np.empty_like(v))
+        np.sqrt(denom, out=denom)
+        denom += self.eps
+        update = np.multiply(m, m_hat_scale, out=np.empty_like(m))
+        update /= denom
+        p.data -= update                           # p -= a m_hat / (sqrt(v_hat) + eps)

@@ -8,6 +8,8 @@ order (no recursion limit, each node's gradient complete before it is passed
 on), and gradients accumulate.
 """
 
+import weakref
+
 import numpy as np
 
 from . import ops
@@ -176,14 +178,16 @@ class Tensor:
                 )
 
         grads = {self: grad}  # keyed by the Tensor object itself: identity, not ids
-        passed_on = set()  # ids of arrays handed to more than one place
+        # arrays handed on to an op's backward (which may pass them on as they are),
+        # by id; a weak reference tells a live array from a new one at a freed address
+        passed_on = {}
         for node in _topological_order(self):
             g = grads.pop(node)
             ctx = node._ctx
             if ctx is None:
                 node._accumulate(g, passed_on)
                 continue
-            passed_on.add(id(g))
+            passed_on[id(g)] = _ref(g)
             in_grads = ctx.backward(g)
             for parent, pg, need in zip(ctx.parents, in_grads, ctx.needs_input_grad, strict=True):
                 if not need or pg is None:
@@ -201,7 +205,7 @@ class Tensor:
     def _accumulate(self, g, passed_on):
         if g.dtype != self.data.dtype:
             g = g.astype(self.data.dtype)  # float32 parameters keep float32 gradients
-        elif id(g) in passed_on or not g.flags.owndata or not g.flags.writeable:
+        elif _in(passed_on, g) or not g.flags.owndata or not g.flags.writeable:
             g = g.copy()  # .grad owns its memory, so `p.grad += ...` never aliases
         if self.grad is None:
             self.grad = g
@@ -338,6 +342,20 @@ class Tensor:
     def fm_from_stats(self):
         """FM term from (summed) shares (B, K + 1) -> (B, 1); see ops.FMFromStats."""
         return apply(ops.FMFromStats, self)
+
+
+def _ref(array):
+    """A weak reference to ``array``; a NumPy scalar (no weak references) is held itself."""
+    try:
+        return weakref.ref(array)
+    except TypeError:
+        return lambda: array
+
+
+def _in(passed_on, array):
+    """True if ``array`` itself (not an array since allocated at its address) was passed on."""
+    ref = passed_on.get(id(array))
+    return ref is not None and ref() is array
 
 
 def concat(tensors, dim=0):
