@@ -150,3 +150,70 @@ def test_fedavg_curve_with_sampling_is_reproducible_by_seed(data, three_clients)
     assert first == again
     assert len(first) == 4 and all(0.0 <= a <= 1.0 for a in first)
     assert first[-1] > 0.8  # the planted spam words are learnt
+
+
+# ---------------------------------------------------------------------------
+# 4. seeds and the choice of recipe
+# ---------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def corpus_and_data():
+    corpus = synthetic_spam(num_emails=600, seed=0)
+    return corpus, spam.book_recipe(corpus, test_per_class=50)
+
+
+def holdout(corpus_and_data):
+    corpus, data = corpus_and_data
+    fit, val = spam.holdout_like_test(data, corpus, per_class=50)
+    return ((data.X_train[fit], data.y_train[fit], data.train_rows[fit]),
+            (data.X_train[val], data.y_train[val]))
+
+
+def test_book_recipe_setup_is_the_books_loop(corpus_and_data):
+    _, data = corpus_and_data
+    (X, y, rows), (X_val, y_val) = holdout(corpus_and_data)
+    model = spam.spam_model(len(data.vocab))
+    setup = nb01.recipe_setup("book", len(data.vocab), alpha=0.01, loss="book_mse",
+                              batch_size=50)
+
+    curves = nb01.validation_curves(setup, (X, y, rows), (X_val, y_val), num_epochs=2,
+                                    seeds=(0,))
+    expected = []
+    for _ in range(2):
+        spam.train_epoch(model, X, y, batch_size=50)
+        expected.append(spam.accuracy(model, X_val, y_val))
+
+    np.testing.assert_array_equal(curves, [expected])
+
+
+@pytest.mark.parametrize("kind", ["linear", "mlp"])
+def test_adam_recipes_learn_and_are_reproducible_by_seed(corpus_and_data, kind):
+    _, data = corpus_and_data
+    fit_data, val_data = holdout(corpus_and_data)
+    setup = nb01.recipe_setup(kind, len(data.vocab), alpha=0.01, batch_size=32, dim=4,
+                              hidden=4, min_count=2)
+
+    curves = nb01.validation_curves(setup, fit_data, val_data, num_epochs=3, seeds=(0, 1))
+    again = nb01.validation_curves(setup, fit_data, val_data, num_epochs=3, seeds=(0,))
+
+    assert curves.shape == (2, 3)
+    np.testing.assert_array_equal(again[0], curves[0])
+    assert curves[:, -1].min() > 0.8
+
+
+def test_search_recipes_runs_every_recipe_on_the_holdout(corpus_and_data):
+    corpus, data = corpus_and_data
+    grid = {"book": ("book", dict(alpha=0.01, loss="book_mse", batch_size=50)),
+            "linear sgd": ("linear", dict(alpha=1.0, optimizer="sgd", batch_size=32))}
+
+    found = nb01.search_recipes(data, corpus, grid, num_epochs=2, seeds=(0, 1), per_class=50)
+
+    assert list(found) == ["book", "linear sgd"]
+    assert all(curves.shape == (2, 2) for curves in found.values())
+    np.testing.assert_array_equal(found["book"][0], found["book"][1])  # no randomness in it
+
+
+def test_recipe_setup_rejects_unknown_kinds_and_optimizers():
+    with pytest.raises(ValueError, match="kind must be"):
+        nb01.recipe_setup("forest", 10, alpha=0.1)
+    with pytest.raises(ValueError, match="optimizer must be"):
+        nb01.recipe_setup("linear", 10, alpha=0.1, optimizer="lbfgs")

@@ -1,5 +1,5 @@
-"""Notebook 01's additions to the spam recipe: validation split, a smaller word table,
-and the small MLP on pooled word embeddings."""
+"""Notebook 01's additions to the spam recipe: validation sets, a smaller word table, the
+linear model with a bias, and the small MLP on pooled word embeddings."""
 
 import numpy as np
 import pytest
@@ -56,6 +56,159 @@ def test_validation_split_gives_one_row_per_held_out_email():
 def test_validation_split_fraction_must_be_strictly_between_0_and_1(fraction):
     with pytest.raises(ValueError, match="fraction"):
         spam.validation_split(Rows([0, 4]), literal_corpus(), fraction=fraction)
+
+
+# ---------------------------------------------------------------------------
+# holdout_like_test
+# ---------------------------------------------------------------------------
+def test_holdout_like_test_holds_out_the_last_training_emails_of_each_class():
+    # interleaved training rows; ham email 0 is repeated by the cycling
+    data = Rows([4, 0, 5, 1, 6, 2, 10, 3, 11, 8, 4, 0])
+
+    fit, val = spam.holdout_like_test(data, literal_corpus(), per_class=2)
+
+    # spam emails 4, 5, 6, 10, 11 -> last two 10, 11; ham 0, 1, 2, 3, 8 -> last two 3, 8
+    np.testing.assert_array_equal(data.train_rows[val], [10, 3, 11, 8])  # spam, ham, ...
+    np.testing.assert_array_equal(fit, [0, 1, 2, 3, 4, 5, 10, 11])
+    assert fit.dtype == np.int64 and val.dtype == np.int64
+
+
+def test_holdout_like_test_gives_one_row_per_held_out_email():
+    data = Rows([4, 0, 5, 1, 5, 1, 6, 2])  # emails 5 and 1 appear twice
+
+    fit, val = spam.holdout_like_test(data, literal_corpus(), per_class=1)
+
+    np.testing.assert_array_equal(data.train_rows[val], [6, 2])
+    assert not {6, 2} & set(data.train_rows[fit].tolist())
+    assert len(fit) == 6  # both copies of 5 and of 1 stay in fit
+
+
+def test_holdout_like_test_needs_more_emails_than_it_holds_out():
+    with pytest.raises(ValueError, match="per_class=2 .* 2 ham"):
+        spam.holdout_like_test(Rows([4, 0, 5, 1, 6, 0]), literal_corpus(), per_class=2)
+
+
+def test_holdout_like_test_on_the_book_layout_matches_the_test_construction():
+    corpus = synthetic_spam(num_emails=600, seed=0)
+    data = spam.book_recipe(corpus, test_per_class=50)
+
+    fit, val = spam.holdout_like_test(data, corpus, per_class=50)
+
+    train_emails = np.unique(data.train_rows)
+    for label in (0, 1):
+        mine = train_emails[corpus.labels[train_emails] == label]
+        held = data.train_rows[val][data.y_train[val, 0] == label]
+        np.testing.assert_array_equal(held, mine[-50:])  # the last 50, in corpus order
+        assert held.max() < data.test_rows[data.y_test[:, 0] == label].min()
+    assert len(fit) + (np.isin(data.train_rows, data.train_rows[val])).sum() == len(data.X_train)
+
+
+# ---------------------------------------------------------------------------
+# email_words and book_recipe(words=..., vocab=...)
+# ---------------------------------------------------------------------------
+def test_email_words_are_each_emails_ordered_set_of_words():
+    corpus = literal_corpus()
+    corpus.texts[0] = "Subject: buy buy now\nnow then"
+
+    words = spam.email_words(corpus)
+
+    assert words[0] == ["Subject:", "buy", "now", "then"]
+    assert len(words) == len(corpus)
+    assert spam.email_words(corpus, lowercase=True)[0][0] == "subject:"
+
+
+@pytest.mark.parametrize("long", ["drop", "truncate"])
+def test_book_recipe_with_precomputed_words_and_vocab_is_the_same(long):
+    corpus = synthetic_spam(num_emails=400, seed=1)
+    book = spam.book_recipe(corpus, max_len=40, test_per_class=30)
+    words = spam.email_words(corpus)
+
+    again = spam.book_recipe(corpus, max_len=40, test_per_class=30, words=words)
+    pinned = spam.book_recipe(corpus, max_len=40, long=long, test_rows=book.test_rows)
+    pinned_fast = spam.book_recipe(corpus, max_len=40, long=long, test_rows=book.test_rows,
+                                   words=words, vocab=book.vocab)
+
+    np.testing.assert_array_equal(again.X_train, book.X_train)
+    assert again.vocab.words == book.vocab.words
+    for field in ["X_train", "y_train", "X_test", "y_test", "train_rows", "test_rows"]:
+        np.testing.assert_array_equal(getattr(pinned_fast, field), getattr(pinned, field))
+
+
+def test_book_recipe_words_must_match_the_corpus():
+    with pytest.raises(ValueError, match="one word list per email"):
+        spam.book_recipe(literal_corpus(), words=[["a"]])
+
+
+# ---------------------------------------------------------------------------
+# length_scale and LinearSpamModel
+# ---------------------------------------------------------------------------
+def test_length_scale_counts_words_not_padding():
+    X = np.array([[2, 3, 4, 5], [7, 0, 0, 0], [0, 0, 0, 0]])
+
+    np.testing.assert_allclose(spam.length_scale(X), [[0.5], [1.0], [1.0]])
+    np.testing.assert_allclose(spam.length_scale(X, padding_idx=None), [[0.5]] * 3)
+    np.testing.assert_allclose(spam.length_scale(X, power=1), [[0.25], [1.0], [1.0]])
+    np.testing.assert_array_equal(spam.length_scale(X, power=0), [[1.0]] * 3)
+
+
+def test_linear_model_with_power_half_is_the_sum_over_sqrt_length_plus_bias():
+    model = spam.LinearSpamModel(6, power=0.5, dtype=np.float64)
+    model.embedding.weight.data[:, 0] = [0.0, 0.0, 1.0, -2.0, 0.5, 3.0]
+    model.bias.data[...] = 0.25
+    X = np.array([[2, 3, 4, 5], [5, 0, 0, 0]])
+
+    z = model(X).data
+
+    # (1 - 2 + 0.5 + 3) / sqrt(4) + 0.25 = 1.5;  3 / sqrt(1) + 0.25 = 3.25
+    np.testing.assert_allclose(z, [[1.5], [3.25]])
+    assert {k: v.shape for k, v in model.state_dict().items()} == {
+        "embedding.weight": (6, 1), "bias": (1,)}
+
+
+@pytest.mark.parametrize("power, expected", [(0, [[2.75], [3.25]]), (1, [[0.875], [3.25]])])
+def test_linear_model_power_0_is_the_books_sum_and_1_the_mean(power, expected):
+    model = spam.LinearSpamModel(6, power=power, dtype=np.float64)
+    model.embedding.weight.data[:, 0] = [0.0, 0.0, 1.0, -2.0, 0.5, 3.0]
+    model.bias.data[...] = 0.25
+    X = np.array([[2, 3, 4, 5], [5, 0, 0, 0]])
+
+    np.testing.assert_allclose(model(X).data, expected)  # sum 2.5 or mean 0.625, + 0.25
+
+
+@pytest.mark.parametrize("power", [0, 0.5])
+def test_linear_model_starts_at_zero_and_ignores_padding_and_order(power):
+    model = spam.LinearSpamModel(10, power=power, dtype=np.float64)
+    assert not model.state_dict()["embedding.weight"].any()
+    model.embedding.weight.data[:, 0] = np.arange(10) * 0.1
+
+    a = model(np.array([[2, 7, 9]])).data
+    padded = model(np.array([[9, 2, 7, 0, 0]])).data
+
+    np.testing.assert_allclose(padded, a)
+
+
+@pytest.mark.parametrize("power", [0, 0.5])
+def test_linear_model_gradcheck(rng, power):
+    model = spam.LinearSpamModel(8, power=power, dtype=np.float64)
+    model.embedding.weight.data[1:] = rng.normal(size=(7, 1))
+    X = np.array([[2, 5, 5, 7], [3, 4, 6, 1]])  # no padding (row 0 is frozen); 5 repeats
+    y = np.array([[1.0], [0.0]])
+
+    result = gradcheck(lambda *params: nn.BCELoss()(model(X), y), model.get_parameters())
+
+    assert result, str(result)
+
+
+def test_linear_model_learns_the_toy_task(rng):
+    X, y = toy_rows(200, rng)
+    model = spam.LinearSpamModel(30)
+    opt = optim.Adam(model.get_parameters(), alpha=0.05)
+
+    for _ in range(20):
+        spam.shuffled_epoch(model, X, y, opt, batch_size=32, rng=rng)
+
+    assert spam.model_accuracy(model, X, y) == 1.0
+    assert model.embedding.weight.data[2, 0] > 0 > model.embedding.weight.data[3, 0]
 
 
 # ---------------------------------------------------------------------------
@@ -142,7 +295,7 @@ def test_spam_mlp_gradcheck_of_the_loss_wrt_all_parameters(rng):
 
 
 # ---------------------------------------------------------------------------
-# mlp_train_epoch and mlp_accuracy
+# shuffled_epoch and model_accuracy
 # ---------------------------------------------------------------------------
 def toy_rows(num_rows, rng, max_len=12):
     """Spam rows hold word 2, ham rows word 3, each with a few noise words 4..29."""
@@ -155,14 +308,14 @@ def toy_rows(num_rows, rng, max_len=12):
     return X, y
 
 
-def test_mlp_train_epoch_in_order_matches_a_hand_loop_at_full_width(rng):
+def test_shuffled_epoch_in_order_matches_a_hand_loop_at_full_width(rng):
     X, y = toy_rows(40, rng)
     trained = spam.spam_mlp(30, dim=3, hidden=4, rng=1, dtype=np.float64)
     by_hand = spam.spam_mlp(30, dim=3, hidden=4, rng=1, dtype=np.float64)
     opt_a = optim.Adam(trained.get_parameters(), alpha=0.01)
     opt_b = optim.Adam(by_hand.get_parameters(), alpha=0.01)
 
-    n = spam.mlp_train_epoch(trained, X, y, opt_a, batch_size=16)  # batches cut to their width
+    n = spam.shuffled_epoch(trained, X, y, opt_a, batch_size=16)  # batches cut to their width
     for start in range(0, len(X), 16):  # the full, padded width
         loss = nn.BCELoss()(by_hand(X[start:start + 16]), Tensor(y[start:start + 16]))
         loss.backward()
@@ -173,7 +326,7 @@ def test_mlp_train_epoch_in_order_matches_a_hand_loop_at_full_width(rng):
         np.testing.assert_allclose(trained.state_dict()[name], value, rtol=1e-10, atol=1e-12)
 
 
-def test_mlp_train_epoch_with_buckets_is_reproducible_and_learns(rng):
+def test_shuffled_epoch_with_buckets_is_reproducible_and_learns(rng):
     X, y = toy_rows(200, rng)
 
     def train(seed):
@@ -181,17 +334,17 @@ def test_mlp_train_epoch_with_buckets_is_reproducible_and_learns(rng):
         opt = optim.Adam(model.get_parameters(), alpha=0.03)
         gen = np.random.default_rng(seed)
         for _ in range(8):
-            spam.mlp_train_epoch(model, X, y, opt, batch_size=32, rng=gen)
+            spam.shuffled_epoch(model, X, y, opt, batch_size=32, rng=gen)
         return model
 
     first, again = train(3), train(3)
 
     np.testing.assert_array_equal(first.embedding.weight.data, again.embedding.weight.data)
-    assert spam.mlp_accuracy(first, X, y) == 1.0
+    assert spam.model_accuracy(first, X, y) == 1.0
     assert first.embedding.weight.data[PAD_INDEX].tolist() == [0.0] * 4
 
 
-def test_mlp_train_epoch_visits_every_row_once_per_epoch(rng):
+def test_shuffled_epoch_visits_every_row_once_per_epoch(rng):
     X, y = toy_rows(50, rng)
     seen = []
 
@@ -201,13 +354,13 @@ def test_mlp_train_epoch_visits_every_row_once_per_epoch(rng):
             return super().forward(X_batch)
 
     model = Recorder(30, dim=2, hidden=2, rng=0)
-    spam.mlp_train_epoch(model, X, y, optim.SGD(model.get_parameters(), alpha=0.1),
+    spam.shuffled_epoch(model, X, y, optim.SGD(model.get_parameters(), alpha=0.1),
                          batch_size=16, rng=rng)
 
     assert sorted(seen) == [2, 16, 16, 16]
 
 
-def test_mlp_accuracy_of_a_hand_made_model():
+def test_model_accuracy_of_a_hand_made_model():
     model = spam.spam_mlp(4, dim=1, hidden=1, rng=0, dtype=np.float64)
     model.embedding.weight.data[:, 0] = [0.0, 0.0, 1.0, -1.0]  # '<pad>', '<unk>', spammy, hammy
     model.hidden.weight.data[...] = 1.0
@@ -218,7 +371,7 @@ def test_mlp_accuracy_of_a_hand_made_model():
     y = np.array([[1.0], [0.0], [0.0], [0.0]])
     # logits 0.9, -0.1, 1.31, -0.1 -> spam, ham, spam, ham: 3 of 4 right
 
-    assert spam.mlp_accuracy(model, X, y, batch_size=3) == pytest.approx(0.75)
+    assert spam.model_accuracy(model, X, y, batch_size=3) == pytest.approx(0.75)
 
 
 def test_mlp_on_a_synthetic_corpus_beats_chance():
@@ -228,6 +381,6 @@ def test_mlp_on_a_synthetic_corpus_beats_chance():
     opt = optim.Adam(model.get_parameters(), alpha=0.01)
 
     for _ in range(3):
-        spam.mlp_train_epoch(model, data.X_train, data.y_train, opt, batch_size=64, rng=gen)
+        spam.shuffled_epoch(model, data.X_train, data.y_train, opt, batch_size=64, rng=gen)
 
-    assert spam.mlp_accuracy(model, data.X_test, data.y_test) > 0.8
+    assert spam.model_accuracy(model, data.X_test, data.y_test) > 0.8

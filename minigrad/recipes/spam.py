@@ -11,7 +11,13 @@ The book's recipe, on the Enron-Spam folders it was made from:
    ``MSELoss`` summed over the batch, ``SGD(alpha=0.01)``, batch 500, the last
    incomplete batch skipped (``int(len / 500)`` batches).
 
-Everything here is a function of its inputs: no global state, no randomness.
+Beyond the book (notebook 01, section 7): ``holdout_like_test`` (a validation set
+built like the test set), ``LinearSpamModel`` (the book's model plus a bias),
+``SpamMLP`` (word vectors, pooled, into a small network), and ``shuffled_epoch``
+(shuffled batches of similar length, any optimizer).
+
+Everything here is a function of its inputs: no global state; randomness only from
+an ``np.random.Generator`` you pass in.
 """
 
 from dataclasses import dataclass
@@ -24,6 +30,7 @@ from ..tensor import Tensor, no_grad
 
 __all__ = [
     "SpamData",
+    "email_words",
     "book_recipe",
     "interleave",
     "spam_model",
@@ -31,12 +38,15 @@ __all__ = [
     "train_epoch",
     "accuracy",
     "validation_split",
+    "holdout_like_test",
     "frequent_word_map",
     "remap_words",
+    "length_scale",
+    "LinearSpamModel",
     "SpamMLP",
     "spam_mlp",
-    "mlp_train_epoch",
-    "mlp_accuracy",
+    "shuffled_epoch",
+    "model_accuracy",
     "BOOK_MAX_LEN",
     "BOOK_TEST_PER_CLASS",
 ]
@@ -88,8 +98,14 @@ def interleave(spam_rows, ham_rows):
     return rows.reshape(-1), labels
 
 
+def email_words(corpus, lowercase=False):
+    """Each email's set of words, in order of first occurrence: a list with one word
+    list per email, in corpus order (the book's ``set(row.split(" "))``, made ordered)."""
+    return [tokenize(text, lowercase=lowercase, unique=True) for text in corpus.texts]
+
+
 def book_recipe(corpus, max_len=BOOK_MAX_LEN, long="drop", test_per_class=BOOK_TEST_PER_CLASS,
-                lowercase=False, test_rows=None):
+                lowercase=False, test_rows=None, words=None, vocab=None):
     """The book's data preparation on a ``SpamCorpus`` (see the module docstring).
 
     ``long="drop"`` is the book's (silent) rule; ``long="truncate"`` keeps every
@@ -98,15 +114,26 @@ def book_recipe(corpus, max_len=BOOK_MAX_LEN, long="drop", test_per_class=BOOK_T
     e.g. another recipe's ``test_rows``) pins the test set to those emails, in
     that order, so two recipes are compared on the same test emails; every
     other kept email trains.
+
+    Preparing the same corpus twice? Pass ``words=email_words(corpus, lowercase)``
+    and ``vocab`` (an earlier recipe's ``.vocab``, built on the same words) to skip
+    re-tokenizing every email and re-counting the vocabulary (it is the same:
+    both are built over every email).
     """
+    if words is None:
+        words = email_words(corpus, lowercase=lowercase)
+    elif len(words) != len(corpus):
+        raise ValueError(f"book_recipe: words must hold one word list per email "
+                         f"({len(corpus)}), got {len(words)}")
     if test_rows is not None:
-        return _pinned_recipe(corpus, np.asarray(test_rows), max_len, long, lowercase)
+        return _pinned_recipe(corpus, np.asarray(test_rows), max_len, long, words, vocab)
     labels = np.asarray(corpus.labels)
     spam_pos = np.flatnonzero(labels == 1)
     ham_pos = np.flatnonzero(labels == 0)
     order = np.concatenate([spam_pos, ham_pos])
-    tokens = [tokenize(corpus.texts[i], lowercase=lowercase, unique=True) for i in order]
-    vocab = Vocabulary.build(tokens)
+    tokens = [words[i] for i in order]
+    if vocab is None:
+        vocab = Vocabulary.build(tokens)
     indexed = vocab.to_indices(tokens, max_len=max_len, long=long)
 
     kept_pos = order[indexed.kept]  # corpus position of each kept row
@@ -127,11 +154,11 @@ def book_recipe(corpus, max_len=BOOK_MAX_LEN, long="drop", test_per_class=BOOK_T
     )
 
 
-def _pinned_recipe(corpus, test_rows, max_len, long, lowercase):
+def _pinned_recipe(corpus, test_rows, max_len, long, tokens, vocab):
     labels = np.asarray(corpus.labels)
-    tokens = [tokenize(t, lowercase=lowercase, unique=True) for t in corpus.texts]
     order = np.concatenate([np.flatnonzero(labels == 1), np.flatnonzero(labels == 0)])
-    vocab = Vocabulary.build(tokens[i] for i in order)
+    if vocab is None:
+        vocab = Vocabulary.build(tokens[i] for i in order)
     is_test = np.zeros(len(labels), dtype=bool)
     is_test[test_rows] = True
     train_order = order[~is_test[order]]
@@ -234,6 +261,32 @@ def validation_split(data, corpus, fraction=0.05):
     return np.flatnonzero(~is_val).astype(np.int64), val.astype(np.int64)
 
 
+def holdout_like_test(data, corpus, per_class=BOOK_TEST_PER_CLASS):
+    """A validation set built the way the test set is: the last emails of each class.
+
+    The book's test set is the last ``per_class`` spam and the last ``per_class`` ham
+    of the corpus order. This holds out the last ``per_class`` spam and ham of the
+    *training* emails in the same order, i.e. the emails just before the test ones,
+    from the same (last) mailboxes. Returns (fit, val): int64 positions into
+    ``data.X_train``; ``fit`` keeps every row of the other emails in training order
+    (repeats from ``interleave`` included); ``val`` has one row per held-out email,
+    interleaved spam, ham, spam, ... as the test rows are.
+    """
+    rows = np.asarray(data.train_rows)
+    labels = np.asarray(corpus.labels)
+    emails, first = np.unique(rows, return_index=True)  # sorted corpus positions
+    held = []
+    for label, name in [(1, "spam"), (0, "ham")]:
+        mine = np.flatnonzero(labels[emails] == label)
+        if len(mine) <= per_class:
+            raise ValueError(f"holdout_like_test: need more than per_class={per_class} "
+                             f"training emails of each class; have {len(mine)} {name}")
+        held.append(mine[-per_class:])
+    val, _ = interleave(first[held[0]], first[held[1]])
+    is_val = np.isin(rows, emails[np.concatenate(held)])
+    return np.flatnonzero(~is_val).astype(np.int64), val.astype(np.int64)
+
+
 def frequent_word_map(X, vocab_size, min_count=2, padding_idx=PAD_INDEX):
     """Old word id -> new id, keeping the words found in >= ``min_count`` rows of ``X``.
 
@@ -264,6 +317,46 @@ def remap_words(X, word_map, padding_idx=PAD_INDEX):
     return out
 
 
+def length_scale(X, padding_idx=PAD_INDEX, power=0.5):
+    """1 / n**power for each row of ids, n = its number of words: (B, L) -> (B, 1) float64.
+
+    power=0.5 (1 / sqrt(n)) is how ``SpamMLP`` pools; 0 keeps the plain sum; 1 gives the
+    mean. Padding is not counted (``padding_idx=None``: every slot counts); an empty row
+    counts as 1 word, and its sum of word vectors is zero anyway.
+    """
+    X = np.asarray(X)
+    if padding_idx is None:
+        lengths = np.full((len(X), 1), X.shape[1])
+    else:
+        lengths = (X != padding_idx).sum(1, keepdims=True)
+    lengths = np.maximum(lengths, 1)
+    return 1.0 / (np.sqrt(lengths) if power == 0.5 else lengths ** float(power))
+
+
+class LinearSpamModel(nn.Layer):
+    """The book's model plus a bias: (B, max_len) ids -> (B, 1) logits.
+
+    logit = (sum of the email's word weights) / n**power + bias, n = number of words.
+    The word weights are the book's ``Embedding(vocab_size, 1)`` at zero (``embedding``),
+    the bias is one number (``bias``). ``power=0`` keeps the book's sum; 0.5 divides by
+    sqrt(n), so that n words of similar weight w score about sqrt(n) * w instead of
+    n * w; 1 takes the mean.
+    """
+
+    def __init__(self, vocab_size, power=0, dtype=np.float32, padding_idx=PAD_INDEX):
+        self.embedding = spam_model(vocab_size, dtype=dtype, padding_idx=padding_idx)
+        self.bias = Tensor(np.zeros(1, dtype=dtype), autograd=True)
+        self.power = power
+        self.padding_idx = padding_idx
+
+    def forward(self, X):
+        X = np.asarray(X)
+        z = self.embedding(X).sum(1)
+        if self.power:
+            z = z * Tensor(length_scale(X, self.padding_idx, self.power), dtype=self.bias.dtype)
+        return z + self.bias
+
+
 class SpamMLP(nn.Layer):
     """Pooled word embeddings into a one-hidden-layer MLP: (B, max_len) ids -> (B, 1) logits.
 
@@ -282,12 +375,8 @@ class SpamMLP(nn.Layer):
 
     def forward(self, X):
         X = np.asarray(X)
-        if self.padding_idx is None:
-            lengths = np.full((len(X), 1), X.shape[1])
-        else:
-            lengths = (X != self.padding_idx).sum(1, keepdims=True)
-        scale = 1.0 / np.sqrt(np.maximum(lengths, 1))  # an empty email pools to zero
-        pooled = self.embedding(X).sum(1) * Tensor(scale, dtype=self.out.weight.dtype)
+        scale = Tensor(length_scale(X, self.padding_idx), dtype=self.out.weight.dtype)
+        pooled = self.embedding(X).sum(1) * scale
         return self.out(self.hidden(pooled).relu())
 
 
@@ -303,8 +392,10 @@ def _trim(X, padding_idx=PAD_INDEX):
     return X[:, :max(width, 1)]
 
 
-def mlp_train_epoch(model, X, y, optimizer, *, batch_size=500, rng=None, bucket=True):
-    """One epoch of cross-entropy (from logits) training of ``model``: (B, L) ids -> (B, 1).
+def shuffled_epoch(model, X, y, optimizer, *, batch_size=500, rng=None, bucket=True):
+    """One epoch of cross-entropy (from logits) training of any ``model`` mapping
+    (B, L) ids to (B, 1) logits (``LinearSpamModel``, ``SpamMLP``), one
+    ``optimizer.step()`` per batch.
 
     With ``rng`` (an ``np.random.Generator``) the rows are shuffled; with
     ``bucket`` as well, the shuffled rows are sorted by length, cut into
@@ -332,8 +423,8 @@ def mlp_train_epoch(model, X, y, optimizer, *, batch_size=500, rng=None, bucket=
     return n
 
 
-def mlp_accuracy(model, X, y, batch_size=1000):
-    """Like ``accuracy``, for a model that maps (B, max_len) ids to (B, 1) logits."""
+def model_accuracy(model, X, y, batch_size=1000):
+    """Like ``accuracy``, for any model that maps (B, max_len) ids to (B, 1) logits."""
     correct = 0
     with no_grad():
         for start in range(0, len(X), batch_size):

@@ -4,16 +4,21 @@
    only the rows it changed; the server rebuilds exactly the example-weighted average.
 2. ``cast_update``: clients upload in half precision, the server keeps its own dtype.
 3. ``local_epochs_update`` + ``fedavg_curve``: more local work per round.
+4. ``recipe_setup`` + ``validation_curves`` + ``search_recipes``: the section-7 candidates
+   (and a larger grid, ``LARGER_GRID``) run with several seeds on ``holdout_like_test``,
+   to see whether a winner's margin is larger than the spread between seeds.
 """
 
 import numpy as np
 
+from .. import optim
 from ..federated import run_round
 from ..privacy.attacks import changed_rows
 from ..recipes import spam
 
 __all__ = ["sparse_update", "apply_sparse_updates", "sparse_num_bytes", "cast_update",
-           "local_epochs_update", "fedavg_curve"]
+           "local_epochs_update", "fedavg_curve", "recipe_setup", "validation_curves",
+           "search_recipes", "LARGER_GRID"]
 
 
 def sparse_update(sent, received):
@@ -106,3 +111,127 @@ def fedavg_curve(server, clients, update_fn, num_rounds, evaluate, **round_kw):
         server, _ = run_round(server, clients, update_fn, round_num=r + 1, **round_kw)
         scores.append(evaluate(server))
     return scores
+
+
+# ---------------------------------------------------------------------------
+# 4. seeds and the choice of recipe
+# ---------------------------------------------------------------------------
+def recipe_setup(kind, vocab_size, *, alpha, batch_size=100, loss="bce", dim=16, hidden=32,
+                 min_count=1, optimizer="adam", power=0):
+    """A candidate recipe as ``setup(X, y, rows, rng) -> (train_one_epoch, score)``.
+
+    kind: ``"book"`` (``spam_model`` trained in order by ``train_epoch``, SGD ``alpha``,
+    ``loss``), ``"linear"`` (``LinearSpamModel(power)``) or ``"mlp"``
+    (``spam_mlp(dim, hidden)``); the last two learn from cross-entropy in shuffled
+    batches of ``batch_size`` (``shuffled_epoch``) with Adam ``alpha`` (``optimizer="sgd"``:
+    SGD). ``min_count`` > 1 keeps only the words found in that many training emails
+    (``rows`` are their corpus positions, one per row of ``X``).
+    ``score(X, y)`` is the accuracy on other emails.
+    """
+    if kind not in ("book", "linear", "mlp"):
+        raise ValueError(f"recipe_setup: kind must be 'book', 'linear' or 'mlp', got {kind!r}")
+    if optimizer not in ("adam", "sgd"):
+        raise ValueError(f"recipe_setup: optimizer must be 'adam' or 'sgd', got {optimizer!r}")
+
+    def setup(X, y, rows, rng):
+        word_map = np.arange(vocab_size)
+        if min_count > 1:
+            _, first = np.unique(rows, return_index=True)
+            word_map = spam.frequent_word_map(X[first], vocab_size, min_count=min_count)
+        X_small, size = spam.remap_words(X, word_map), int(word_map.max()) + 1
+        if kind == "book":
+            model = spam.spam_model(size)
+
+            def train_one_epoch():
+                spam.train_epoch(model, X_small, y, loss=loss, alpha=alpha, batch_size=batch_size)
+
+            def score(X_eval, y_eval):
+                return spam.accuracy(model, spam.remap_words(X_eval, word_map), y_eval)
+            return train_one_epoch, score
+        if kind == "linear":
+            model = spam.LinearSpamModel(size, power=power)
+        else:
+            model = spam.spam_mlp(size, dim=dim, hidden=hidden, rng=rng)
+        opt = (optim.Adam if optimizer == "adam" else optim.SGD)(model.get_parameters(),
+                                                                  alpha=alpha)
+
+        def train_one_epoch():
+            spam.shuffled_epoch(model, X_small, y, opt, batch_size=batch_size, rng=rng)
+
+        def score(X_eval, y_eval):
+            return spam.model_accuracy(model, spam.remap_words(X_eval, word_map), y_eval)
+        return train_one_epoch, score
+    return setup
+
+
+def validation_curves(setup, fit_data, val_data, num_epochs, seeds=(0, 1, 2)):
+    """Validation accuracy after each epoch, one run per seed: (len(seeds), num_epochs).
+
+    fit_data = (X, y, rows) as ``setup`` takes them; val_data = (X, y).
+    """
+    curves = np.zeros((len(seeds), num_epochs))
+    for i, seed in enumerate(seeds):
+        train_one_epoch, score = setup(*fit_data, np.random.default_rng(seed))
+        for epoch in range(num_epochs):
+            train_one_epoch()
+            curves[i, epoch] = score(*val_data)
+    return curves
+
+
+def _linear(alpha, batch_size=100, **kw):
+    return ("linear", dict(alpha=alpha, batch_size=batch_size, **kw))
+
+
+def _mlp(dim, hidden, batch_size=100, min_count=2):
+    return ("mlp", dict(alpha=0.003, dim=dim, hidden=hidden, batch_size=batch_size,
+                        min_count=min_count))
+
+
+LARGER_GRID = {
+    # name: (kind, keyword arguments of recipe_setup); the notebook's four candidates first
+    "book, MSE, SGD 0.01, in order, batch 500": ("book", dict(alpha=0.01, loss="book_mse",
+                                                              batch_size=500)),
+    "book, BCE, SGD 2, in order, batch 500": ("book", dict(alpha=2.0, batch_size=500)),
+    "linear, Adam 0.01, batch 100": _linear(0.01),
+    "MLP 8/32, Adam 0.003, batch 100": _mlp(8, 32),
+    # the linear model: optimiser, step size, batch size
+    "linear, SGD 0.5, batch 100": _linear(0.5, optimizer="sgd"),
+    "linear, SGD 2, batch 100": _linear(2.0, optimizer="sgd"),
+    "linear, Adam 0.003, batch 100": _linear(0.003),
+    "linear, Adam 0.03, batch 100": _linear(0.03),
+    "linear, Adam 0.01, batch 500": _linear(0.01, batch_size=500),
+    # dividing the sum by sqrt(n) or by n (the mean)
+    "linear / sqrt(n), Adam 0.01, batch 100": _linear(0.01, power=0.5),
+    "linear / sqrt(n), Adam 0.003, batch 100": _linear(0.003, power=0.5),
+    "linear / sqrt(n), Adam 0.03, batch 100": _linear(0.03, power=0.5),
+    "linear / sqrt(n), Adam 0.01, batch 500": _linear(0.01, batch_size=500, power=0.5),
+    "linear / sqrt(n), Adam 0.01, batch 100, min count 2": _linear(0.01, power=0.5,
+                                                                   min_count=2),
+    "linear / sqrt(n), SGD 3, batch 100": _linear(3.0, optimizer="sgd", power=0.5),
+    "linear / sqrt(n), SGD 20, batch 100": _linear(20.0, optimizer="sgd", power=0.5),
+    "linear / n (mean), Adam 0.01, batch 100": _linear(0.01, power=1),
+    # the MLP: width, batch size, vocabulary
+    "MLP 16/32, Adam 0.003, batch 100": _mlp(16, 32),
+    "MLP 16/32, Adam 0.003, batch 500": _mlp(16, 32, batch_size=500),
+    "MLP 32/64, Adam 0.003, batch 100": _mlp(32, 64),
+    "MLP 16/32, Adam 0.003, batch 100, min count 5": _mlp(16, 32, min_count=5),
+}
+"""The recipes of notebook 01's section 7.7 (MLPs keep the words of >= 2 training emails
+unless the name says otherwise; the linear models keep every word)."""
+
+
+def search_recipes(data, corpus, grid=None, num_epochs=10, seeds=(0, 1, 2),
+                   per_class=spam.BOOK_TEST_PER_CLASS):
+    """Every recipe of ``grid`` on ``holdout_like_test``: {name: (len(seeds), num_epochs)}.
+
+    data: a ``SpamData`` (notebook 01's ``improved``); grid: {name: (kind, kwargs)}
+    for ``recipe_setup`` (default ``LARGER_GRID``); per_class: validation emails per
+    class. Only validation emails are scored; the test set is never touched.
+    """
+    grid = LARGER_GRID if grid is None else grid
+    fit, val = spam.holdout_like_test(data, corpus, per_class=per_class)
+    fit_data = (data.X_train[fit], data.y_train[fit], data.train_rows[fit])
+    val_data = (data.X_train[val], data.y_train[val])
+    return {name: validation_curves(recipe_setup(kind, len(data.vocab), **kw), fit_data,
+                                    val_data, num_epochs, seeds)
+            for name, (kind, kw) in grid.items()}
