@@ -41,6 +41,17 @@ made before each step; the server applies its optimizer to the weighted mean of
 reshuffle on every pass, so its two halves may overlap (its docstring warns);
 here a client shuffles once a round, so they are disjoint, unless
 ``reshuffle_each_pass=True``.
+
+TFF's evaluation, as the tutorial runs it (checked in TFF 0.87's source and by
+running it): ``build_fed_recon_eval`` splits with ``split_dataset=True``, which
+filters the even and the odd batches out of two separate iterations of the
+user's ``shuffle(300, seed=42)`` dataset. Those iterations are two different
+permutations, so about half of the evaluated ratings were also reconstructed on
+(``EvalConfig(split="tff_reshuffled")`` reproduces this). The seed fixes the two
+permutations: every evaluation, in every run, uses the same halves, and all
+users with the same number of ratings share them. And its ``loss`` is the mean of
+the batches' MSEs (Keras' ``MeanMetricWrapper``: one weight per batch), reported
+here as ``batch_mean_loss``; ``loss`` here weights every rating equally.
 """
 
 from dataclasses import dataclass, field
@@ -329,6 +340,15 @@ class EvalConfig:
     ``split='examples'``: every other example. Reconstruction is SGD with
     ``recon_lr`` for ``recon_epochs`` passes over its half, capped at
     ``recon_steps_max`` steps.
+
+    ``split='tff_reshuffled'`` reproduces TensorFlow Federated's evaluation of the
+    FedRecon tutorial, to compare with its figures; it is not a sound evaluation.
+    Reconstruction takes the even batches of one shuffled pass, and the evaluated
+    half is the odd batches of a second, independent pass, so about half of the
+    evaluated ratings were also used to reconstruct (the same plan as
+    ``split='batches', reshuffle_each_pass=True``). TFF draws its two passes from
+    ``shuffle(seed=42)``, the same ones in every evaluation; here each ``rng``
+    draws its own.
     """
 
     batch_size: int = 5
@@ -343,8 +363,14 @@ class EvalConfig:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
         _check_steps("recon_epochs", self.recon_epochs, allow_none=False)
         _check_steps("recon_steps_max", self.recon_steps_max)
-        if self.split not in ("batches", "examples"):
-            raise ValueError(f"split must be 'batches' or 'examples', got {self.split!r}")
+        if self.split not in ("batches", "examples", "tff_reshuffled"):
+            raise ValueError(f"split must be 'batches', 'examples' or 'tff_reshuffled', got "
+                             f"{self.split!r}")
+
+    @property
+    def reshuffles(self):
+        """Whether every pass over a user's data is shuffled anew (so the halves overlap)."""
+        return self.reshuffle_each_pass or self.split == "tff_reshuffled"
 
 
 # ---------------------------------------------------------------------------
@@ -414,20 +440,22 @@ def make_eval_plan(spec, eval_config, data, rng, clients=None):
 
     ``recon`` holds the reconstruction half's steps, ``post`` the evaluated half
     (one pass); the halves are disjoint and cover each client's data unless
-    ``eval_config.reshuffle_each_pass``.
+    ``eval_config.reshuffles`` (then each half comes from its own shuffled pass).
+    Order of draws: the shuffles (reconstruction's passes first), then the fresh
+    local values.
     """
     _check_rng(rng, "make_eval_plan")
     clients = np.arange(len(data)) if clients is None else np.asarray(clients, dtype=np.int64)
     sizes = data.num_examples[clients]
     k, b = len(clients), eval_config.batch_size
-    even, odd = (("even_batches", "odd_batches") if eval_config.split == "batches"
-                 else ("even_examples", "odd_examples"))
-    shared = None if eval_config.reshuffle_each_pass else lockstep.shuffled_pass(rng, sizes)
+    even, odd = (("even_examples", "odd_examples") if eval_config.split == "examples"
+                 else ("even_batches", "odd_batches"))
+    reshuffle = eval_config.reshuffles
+    shared = None if reshuffle else lockstep.shuffled_pass(rng, sizes)
     recon = lockstep.phase_schedule(
-        _passes(rng, sizes, eval_config.recon_epochs, eval_config.reshuffle_each_pass, shared),
+        _passes(rng, sizes, eval_config.recon_epochs, reshuffle, shared),
         k, b, even, eval_config.recon_steps_max)
-    post = lockstep.phase_schedule(
-        _passes(rng, sizes, 1, eval_config.reshuffle_each_pass, shared), k, b, odd)
+    post = lockstep.phase_schedule(_passes(rng, sizes, 1, reshuffle, shared), k, b, odd)
     return RoundPlan(clients, recon, post, spec.init_locals(k, rng))
 
 
@@ -853,6 +881,12 @@ def _score(spec, global_params, local_params, data, plan):
     out = _metrics(float(err @ err), int((np.abs(err) <= 0.5).sum()), len(err),
                    len(np.unique(owner)))
     out["num_users"] = out.pop("num_clients")
+    squares = np.zeros(plan.post.shape, dtype=np.float64)
+    squares[valid] = err * err                  # boolean-mask order == the order of ``owner``
+    count = valid.sum(axis=2)
+    used = count > 0
+    out["batch_mean_loss"] = (float(np.mean(squares.sum(axis=2)[used] / count[used]))
+                              if used.any() else float("nan"))
     return out
 
 
@@ -861,7 +895,10 @@ def evaluate(spec, global_params, data, rng=None, *, eval_config=None, plan=None
 
     Each user reconstructs its local parameters on one half of its ratings (global
     ones frozen) and is scored on the other half; all users at once. Pass ``rng``
-    (a fresh plan is drawn) or a ``plan`` from ``make_eval_plan``.
+    (a fresh plan is drawn) or a ``plan`` from ``make_eval_plan``. ``loss``, ``rmse``
+    and ``rating_accuracy`` weight every evaluated rating equally;
+    ``batch_mean_loss`` is the mean over evaluated batches of each batch's MSE, the
+    ``loss`` TFF reports.
     """
     eval_config = EvalConfig() if eval_config is None else eval_config
     if plan is None:
@@ -876,21 +913,25 @@ def evaluate_reference(spec, global_params, data, rng=None, *, eval_config=None,
     if plan is None:
         plan = make_eval_plan(spec, eval_config, data, _check_rng(rng, "evaluate_reference"))
     sq, correct, n, users = 0.0, 0, 0, 0
+    batch_losses = []
     for k, c in enumerate(plan.clients):
         items, ratings = data.client(c)
         local = reconstruct_reference(spec, global_params, items, ratings,
                                       plan.batches(k, "recon"), plan.client_init(k),
                                       eval_config.recon_lr)
-        held_out = np.concatenate(plan.batches(k, "post") or [np.zeros(0, dtype=np.int64)])
-        if len(held_out) == 0:
+        batches = plan.batches(k, "post")
+        if not batches:
             continue
-        err = predict(spec, global_params, local, items[held_out]) - ratings[held_out]
-        sq += float(err @ err)
-        correct += int((np.abs(err) <= 0.5).sum())
-        n += len(held_out)
+        for held_out in batches:
+            err = predict(spec, global_params, local, items[held_out]) - ratings[held_out]
+            sq += float(err @ err)
+            correct += int((np.abs(err) <= 0.5).sum())
+            n += len(held_out)
+            batch_losses.append(float(np.mean(err * err)))
         users += 1
     out = _metrics(sq, correct, n, users)
     out["num_users"] = out.pop("num_clients")
+    out["batch_mean_loss"] = float(np.mean(batch_losses)) if batch_losses else float("nan")
     return out
 
 
@@ -1094,16 +1135,17 @@ def evaluate_by_recon_epochs(spec, global_params, data, epochs, seeds, *, eval_c
     and is scored on the same other half (for any ``spec``: the halves depend only on
     the seed, the data and the batch size). The epochs of one draw are run once, in
     order, scoring after each requested count: the largest count costs what all of
-    them cost. Returns {epochs: metrics}; with several seeds, loss, rmse and
-    rating_accuracy are means over the draws, with their standard deviations as
-    loss_std, rmse_std, rating_accuracy_std, and num_draws.
+    them cost. Returns {epochs: metrics}; with several seeds, loss, rmse,
+    rating_accuracy and batch_mean_loss are means over the draws, with their
+    standard deviations as loss_std, rmse_std, rating_accuracy_std,
+    batch_mean_loss_std, and num_draws.
     """
     from dataclasses import replace
 
     eval_config = EvalConfig() if eval_config is None else eval_config
-    if eval_config.reshuffle_each_pass:
-        raise ValueError("evaluate_by_recon_epochs: with reshuffle_each_pass the halves "
-                         "would differ between counts")
+    if eval_config.reshuffles:
+        raise ValueError("evaluate_by_recon_epochs: with reshuffle_each_pass (or split="
+                         "'tff_reshuffled') the halves would differ between counts")
     counts = sorted({int(e) for e in epochs})
     if counts and counts[0] < 0:
         raise ValueError(f"evaluate_by_recon_epochs: epochs must be >= 0, got {counts[0]}")
@@ -1134,7 +1176,7 @@ def evaluate_by_recon_epochs(spec, global_params, data, epochs, seeds, *, eval_c
     out = {}
     for e in counts:
         merged = dict(runs[0][e])
-        for key in ("loss", "rmse", "rating_accuracy"):
+        for key in ("loss", "rmse", "rating_accuracy", "batch_mean_loss"):
             values = [r[e][key] for r in runs]
             merged[key] = float(np.mean(values))
             merged[key + "_std"] = float(np.std(values))
