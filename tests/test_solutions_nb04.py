@@ -1,0 +1,118 @@
+"""Reference solutions to notebook 04's exercises, on literals and a small synthetic MovieLens."""
+
+import numpy as np
+import pytest
+
+from minigrad.datasets import synthetic_movielens
+from minigrad.federated import split
+from minigrad.models import CentralizedDeepFM
+from minigrad.recipes import deepfm
+from minigrad.solutions import nb04
+
+SMALL = dict(dim=3, units=(8, 4), fuse_units=(8, 6))
+
+
+@pytest.fixture(scope="module")
+def movielens():
+    return synthetic_movielens(num_users=30, num_items=40, seed=0)
+
+
+@pytest.fixture(scope="module")
+def data(movielens):
+    return deepfm.prepare(movielens, seed=0)
+
+
+# ---------------------------------------------------------------------------
+# exercise 1: 'sum' aggregation
+# ---------------------------------------------------------------------------
+def test_sum_aggregation_is_still_the_centralized_model_with_a_narrower_fuse(data):
+    result = nb04.sum_aggregation(data, num_epochs=2, seed=0, batch_size=32, **SMALL)
+
+    assert result["fuse_inputs"] == 4                       # one deep width, not two
+    assert result["max_output_diff"] < 1e-10 and result["max_grad_diff"] < 1e-10
+    history = result["history"]
+    assert [r["epoch"] for r in history] == [1, 2]
+    assert history[1]["train_loss"] < history[0]["train_loss"]
+
+
+# ---------------------------------------------------------------------------
+# exercise 2: a time-based split
+# ---------------------------------------------------------------------------
+def test_time_split_puts_the_latest_rows_in_test_then_val():
+    # Arrange: 10 rows, times out of order, one tie (rows 3 and 8 at t=40)
+    t = np.array([90, 10, 50, 40, 80, 20, 70, 30, 40, 60])
+    # Act
+    parts = nb04.time_split_rows(t, test_fraction=0.2, val_fraction=0.25)
+    # Assert: by time 1, 5, 7, 3, 8, 2, 9, 6 | 4, 0 -> test; rest's last 2 -> val
+    np.testing.assert_array_equal(parts["test"], [0, 4])
+    np.testing.assert_array_equal(parts["val"], [6, 9])
+    np.testing.assert_array_equal(parts["train"], [1, 2, 3, 5, 7, 8])
+    assert t[parts["train"]].max() <= t[parts["val"]].min()
+    assert t[parts["val"]].max() <= t[parts["test"]].min()
+
+
+def test_time_split_rejects_bad_input():
+    with pytest.raises(ValueError, match="1-D"):
+        nb04.time_split_rows(np.zeros((2, 2)))
+    with pytest.raises(ValueError, match="test_fraction"):
+        nb04.time_split_rows(np.arange(5), test_fraction=1.0)
+
+
+def test_unseen_share_counts_rows_whose_id_training_never_had():
+    ids = np.array([1, 1, 2, 3, 3, 4])
+    assert nb04.unseen_share(ids, train_rows=[0, 2], rows=[1, 3, 4, 5]) == 0.75
+    assert nb04.unseen_share(ids, train_rows=[0, 2, 3, 5], rows=[1, 4]) == 0.0
+    assert np.isnan(nb04.unseen_share(ids, [0], []))
+
+
+def test_prepare_by_time_keeps_the_features_and_splits_by_timestamp(movielens):
+    data = nb04.prepare_by_time(movielens)
+    t = movielens.ratings["timestamp"].to_numpy()
+    assert (len(data.train), len(data.val), len(data.test)) == (432, 48, 120)
+    assert t[data.train].max() <= t[data.val].min() <= t[data.val].max() <= t[data.test].min()
+    np.testing.assert_array_equal(data.y, deepfm.prepare(movielens).y)
+
+
+# ---------------------------------------------------------------------------
+# exercise 3: a third party
+# ---------------------------------------------------------------------------
+def test_split_fields_takes_columns_cardinalities_and_vocabularies(data):
+    carol = nb04.split_fields(data.user, ["age", "occupation"])
+    assert carol.names == ("age", "occupation")
+    np.testing.assert_array_equal(carol.X, data.user.X[:, 2:])
+    assert carol.cardinalities == data.user.cardinalities[2:]
+    assert set(carol.vocabularies) == {"age", "occupation"}
+    genres = nb04.split_fields(data.item, [1])                 # a bag keeps all its slots
+    np.testing.assert_array_equal(genres.X, data.item.X[:, 1:])
+    assert genres.slots == data.item.slots[1:]
+
+
+def test_three_parties_compute_the_centralized_function(data):
+    # Arrange: float64
+    alice, carol, bob = nb04.three_parties(data, seed=0, dtype=np.float64, **SMALL)
+    central = CentralizedDeepFM.from_parties([alice.model, carol.model, bob.model], bob.fuse)
+    rows = data.test[:30]
+    # Act
+    p_split = nb04.predict_many([alice, carol], bob, rows)
+    p_central = central([alice.X[rows], carol.X[rows], bob.X[rows]]).sigmoid().data[:, 0]
+    # Assert
+    np.testing.assert_allclose(p_split, p_central, rtol=0, atol=1e-12)
+    assert alice.X.shape[1] == 2 and carol.X.shape[1] == 2
+    assert bob.fuse.dnn.layers[0].weight.shape[0] == 3 * 4
+
+
+def test_three_party_training_sends_one_message_each_way_per_feature_party(data):
+    # Arrange
+    alice, carol, bob = nb04.three_parties(data, seed=0, **SMALL)
+    channel = split.Channel()
+    before = nb04.evaluate_many([alice, carol], bob, data.train)["loss"]
+    # Act
+    for _ in range(3):
+        nb04.train_epoch_many([alice, carol], bob, data.train, batch_size=64,
+                              rng=np.random.default_rng(0), channel=channel)
+    # Assert
+    steps = 3 * -(-len(data.train) // 64)
+    for name in ("alice", "carol"):
+        assert channel.messages[(name, "bob")] == channel.messages[("bob", name)] == steps
+        assert channel.bytes_sent(name, "bob") == 3 * len(data.train) * 8 * 4
+    assert nb04.evaluate_many([alice, carol], bob, data.train)["loss"] < before
