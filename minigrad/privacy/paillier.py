@@ -1,0 +1,725 @@
+"""Paillier encryption: the server adds encrypted models it cannot read.
+
+A TEACHING IMPLEMENTATION, NOT FOR PRODUCTION. Python's big-integer arithmetic is
+not constant-time, the keys come from whatever generator you pass (NumPy's PCG64
+is not a cryptographic generator), and nothing here is hardened against side
+channels, malformed ciphertexts or a server that lies about metadata. Use it to
+see what "add models you cannot read" costs, not to protect anything.
+
+The scheme (Paillier, EUROCRYPT 1999) with the usual ``g = n + 1`` simplification:
+
+    keys      n = p q, p and q random primes of bits/2 bits; public n, private (p, q)
+    encrypt   c = (1 + m n) r^n  mod n^2,  r uniform in Z_n^*    ((n + 1)^m = 1 + m n mod n^2)
+    decrypt   m = L(c^lam mod n^2) mu mod n,  L(x) = (x - 1) / n  (done by CRT mod p^2, q^2)
+    add       E(a) E(b)  mod n^2 = E(a + b mod n)
+    scale     E(a)^k     mod n^2 = E(k a  mod n)
+
+Python's big integers are the kernel (``pow(x, e, m)``); "vectorised" here means
+one list comprehension over an array's ciphertexts, with the array's metadata
+(shape, dtype, fixed-point scale, a bound on every plaintext) carried alongside.
+
+Floats travel as fixed-point integers (``Encoding``): x -> round(x * 2**frac_bits),
+negatives as m mod n, |x| <= max_abs, and optionally many values packed into one
+plaintext (``slot_bits``). Every ``EncryptedArray`` carries a proven bound on its
+plaintexts, so an add or a multiply that could overflow raises ``OverflowError``
+before it happens, never a silently wrong model.
+
+    public_key, private_key = generate_keypair(512, rng=np.random.default_rng(0))
+    enc = [encrypt_params(public_key, params, rng) for params in client_models]
+    aggregate = encrypted_fedavg(zip(enc, num_examples))      # the server: sums only
+    average = decrypt_average(private_key, aggregate)         # the key holder: the mean only
+
+Grokking Deep Learning ch. 15 decrypts one client's model; here ``decrypt_params``
+refuses anything that is not a sum of at least ``min_contributors`` encryptions.
+"""
+
+import math
+import operator
+import random
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = [
+    "is_probable_prime",
+    "random_prime",
+    "generate_keypair",
+    "PublicKey",
+    "PrivateKey",
+    "NoisePool",
+    "Encoding",
+    "EncryptedArray",
+    "encrypt_array",
+    "encrypt_params",
+    "sum_params",
+    "decrypt_params",
+    "EncryptedAggregate",
+    "encrypted_fedavg",
+    "decrypt_average",
+    "params_nbytes",
+]
+
+
+# ---------------------------------------------------------------------------
+# randomness: an explicit, seedable source
+# ---------------------------------------------------------------------------
+def _source(rng, who):
+    """An np.random.Generator or a random.Random (incl. SystemRandom); an int seeds NumPy."""
+    if isinstance(rng, (np.random.Generator, random.Random)):
+        return rng
+    if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
+        return np.random.default_rng(int(rng))
+    raise TypeError(f"{who}: pass an explicit random source (np.random.default_rng(seed), "
+                    f"random.Random(seed), or random.SystemRandom() for OS entropy), "
+                    f"got {type(rng).__name__}")
+
+
+def _randbits(rng, bits):
+    """A uniform integer in [0, 2**bits) from ``rng``."""
+    if isinstance(rng, random.Random):
+        return rng.getrandbits(bits)
+    num_bytes = (bits + 7) // 8
+    return int.from_bytes(rng.bytes(num_bytes), "big") >> (8 * num_bytes - bits)
+
+
+def _randbelow(rng, upper):
+    """A uniform integer in [0, upper), by rejection (no modulo bias)."""
+    bits = upper.bit_length()
+    while True:
+        x = _randbits(rng, bits)
+        if x < upper:
+            return x
+
+
+# ---------------------------------------------------------------------------
+# primes
+# ---------------------------------------------------------------------------
+def _primes_below(limit):
+    sieve = np.ones(limit, dtype=bool)
+    sieve[:2] = False
+    for i in range(2, math.isqrt(limit - 1) + 1):
+        if sieve[i]:
+            sieve[i * i::i] = False
+    return tuple(int(p) for p in np.flatnonzero(sieve))
+
+
+SMALL_PRIMES = _primes_below(2000)
+_SMALL_PRODUCT = math.prod(SMALL_PRIMES)
+# Below this bound the 13 bases 2, 3, ..., 41 make Miller-Rabin exact (Sorenson & Webster 2015).
+_DETERMINISTIC_LIMIT = 3_317_044_064_679_887_385_961_981
+_DETERMINISTIC_BASES = SMALL_PRIMES[:13]
+
+
+def _strong_probable_prime(n, a, d, s):
+    """Miller-Rabin with base a: n - 1 = d 2^s, d odd. False means n is certainly composite."""
+    x = pow(a, d, n)
+    if x == 1 or x == n - 1:
+        return True
+    for _ in range(s - 1):
+        x = x * x % n
+        if x == n - 1:
+            return True
+    return False
+
+
+def _miller_rabin(n, rounds, rng):
+    s = ((n - 1) & -(n - 1)).bit_length() - 1
+    d = (n - 1) >> s
+    if n < _DETERMINISTIC_LIMIT:
+        return all(_strong_probable_prime(n, a, d, s) for a in _DETERMINISTIC_BASES)
+    if not _strong_probable_prime(n, 2, d, s):  # cheap first filter
+        return False
+    return all(_strong_probable_prime(n, 2 + _randbelow(rng, n - 3), d, s) for _ in range(rounds))
+
+
+def is_probable_prime(n, rounds=40, rng=None):
+    """Miller-Rabin: False means composite; True means prime, or a composite with probability
+    at most 4**-rounds.
+
+    Trial division by the primes below 2000 first. Below 3.3e24 the answer is exact
+    (13 fixed bases); above, base 2 plus ``rounds`` bases drawn from ``rng`` (default
+    ``random.SystemRandom()``: random bases, so no fixed composite fools every call).
+    Carmichael numbers (561, 1105, ...) fool the Fermat test but not this one.
+    """
+    n = operator.index(n)
+    if n < 2:
+        return False
+    for p in SMALL_PRIMES:
+        if n % p == 0:
+            return n == p
+    if n < SMALL_PRIMES[-1] ** 2:
+        return True  # no prime factor below sqrt(n)
+    if rounds < 1:
+        raise ValueError(f"is_probable_prime: rounds must be >= 1, got {rounds}")
+    rng = random.SystemRandom() if rng is None else _source(rng, "is_probable_prime")
+    return _miller_rabin(n, rounds, rng)
+
+
+def random_prime(bits, rng, rounds=40):
+    """A random prime of exactly ``bits`` bits with its top two bits set, drawn from ``rng``.
+
+    Top two bits set: the product of two such primes has exactly 2 * bits bits.
+    """
+    if bits < 16:
+        raise ValueError(f"random_prime: bits must be >= 16, got {bits}")
+    rng = _source(rng, "random_prime")
+    top = 3 << (bits - 2)
+    while True:
+        candidate = _randbits(rng, bits) | top | 1
+        if math.gcd(candidate, _SMALL_PRODUCT) != 1:  # trial division in one gcd
+            continue
+        if _miller_rabin(candidate, rounds, rng):
+            return candidate
+
+
+# ---------------------------------------------------------------------------
+# keys
+# ---------------------------------------------------------------------------
+class PublicKey:
+    """The modulus n; encrypts, adds and scales ciphertexts (Python ints in [0, n^2))."""
+
+    __slots__ = ("n", "n_square", "bits", "ciphertext_bytes")
+
+    def __init__(self, n):
+        n = operator.index(n)
+        if n < 15 or n % 2 == 0:
+            raise ValueError(f"PublicKey: n must be an odd product of two primes, got {n}")
+        self.n = n
+        self.n_square = n * n
+        self.bits = n.bit_length()
+        self.ciphertext_bytes = (self.n_square.bit_length() + 7) // 8
+
+    @property
+    def g(self):
+        """The generator n + 1: g^m = 1 + m n mod n^2, so no exponentiation is needed."""
+        return self.n + 1
+
+    def random_factors(self, count, rng):
+        """``count`` fresh noise factors r^n mod n^2, r uniform in Z_n^*: the costly half."""
+        rng = _source(rng, "random_factors")
+        n, n_square = self.n, self.n_square
+        return [pow(r, n, n_square) for r in _units_below(n, count, rng)]
+
+    def encrypt(self, m, rng=None, *, noise_factor=None):
+        """E(m) for an integer m (negative m is taken mod n); fresh randomness from ``rng``."""
+        if noise_factor is None:
+            if rng is None:
+                raise TypeError("encrypt: pass rng (fresh randomness) or a noise_factor")
+            noise_factor = self.random_factors(1, rng)[0]
+        return (1 + (operator.index(m) % self.n) * self.n) * noise_factor % self.n_square
+
+    def add(self, c1, c2):
+        """E(a), E(b) -> E(a + b)."""
+        return c1 * c2 % self.n_square
+
+    def mul(self, c, k):
+        """E(a), integer k -> E(k a); negative k uses the inverse of c mod n^2."""
+        return pow(c, operator.index(k), self.n_square)
+
+    def __eq__(self, other):
+        return isinstance(other, PublicKey) and other.n == self.n
+
+    def __hash__(self):
+        return hash(self.n)
+
+    def __repr__(self):
+        return f"PublicKey({self.bits}-bit n, {self.ciphertext_bytes}-byte ciphertexts)"
+
+
+def _units_below(n, count, rng):
+    """``count`` uniform integers in [1, n) coprime to n, drawn in one batch from ``rng``."""
+    bits = n.bit_length() + 64  # reduce 64 extra bits mod n - 1: bias below 2**-64
+    num_bytes = (bits + 7) // 8
+    if isinstance(rng, random.Random):
+        raw = [rng.getrandbits(bits) for _ in range(count)]
+    else:
+        buf = rng.bytes(num_bytes * count)
+        raw = [int.from_bytes(buf[i:i + num_bytes], "big") for i in range(0, len(buf), num_bytes)]
+    units = [1 + x % (n - 1) for x in raw]
+    for i, r in enumerate(units):
+        while math.gcd(r, n) != 1:  # a factor of n: astronomically unlikely, never accepted
+            r = 1 + _randbits(rng, bits) % (n - 1)
+        units[i] = r
+    return units
+
+
+class PrivateKey:
+    """The primes p, q; decrypts with the Chinese remainder theorem (about 3x faster).
+
+    ``decrypt(c, crt=False)`` is the textbook formula m = L(c^lam mod n^2) mu mod n,
+    kept as the reference the CRT path is tested against.
+    """
+
+    __slots__ = ("public_key", "_p", "_q", "_p_square", "_q_square", "_hp", "_hq", "_q_inv",
+                 "_lam", "_mu")
+
+    def __init__(self, public_key, p, q):
+        p, q = operator.index(p), operator.index(q)
+        if p * q != public_key.n or p == q:
+            raise ValueError("PrivateKey: p and q must be distinct and multiply to the "
+                             "public key's n")
+        self.public_key = public_key
+        self._p, self._q = p, q
+        self._p_square, self._q_square = p * p, q * q
+        self._hp = self._h(p, self._p_square)
+        self._hq = self._h(q, self._q_square)
+        self._q_inv = pow(q, -1, p)
+        self._lam = math.lcm(p - 1, q - 1)
+        n = public_key.n
+        self._mu = pow((pow(public_key.g, self._lam, public_key.n_square) - 1) // n, -1, n)
+
+    def _h(self, prime, prime_square):
+        # h = L_p(g^(p-1) mod p^2)^-1 mod p, with L_p(x) = (x - 1) / p
+        g_part = pow(self.public_key.g, prime - 1, prime_square)
+        return pow((g_part - 1) // prime, -1, prime)
+
+    def decrypt(self, c, crt=True):
+        """The plaintext of ciphertext c, an integer in [0, n)."""
+        if not crt:
+            pk = self.public_key
+            return (pow(c, self._lam, pk.n_square) - 1) // pk.n * self._mu % pk.n
+        p, q = self._p, self._q
+        mp = (pow(c % self._p_square, p - 1, self._p_square) - 1) // p * self._hp % p
+        mq = (pow(c % self._q_square, q - 1, self._q_square) - 1) // q * self._hq % q
+        return mq + (mp - mq) * self._q_inv % p * q
+
+    def decrypt_array(self, encrypted, min_contributors=1, dtype=None):
+        """An ``EncryptedArray`` -> ndarray of its shape, in ``dtype`` (default: the dtype
+        that was encrypted; float64 for integer input).
+
+        Refuses (ValueError) an array summed from fewer than ``min_contributors``
+        encryptions; raises OverflowError if a plaintext lies outside the bound the
+        array carried (only possible if its ciphertexts were changed behind its back).
+        """
+        if encrypted.public_key != self.public_key:
+            raise ValueError("decrypt_array: the array was encrypted under another public key")
+        if encrypted.contributors < min_contributors:
+            raise ValueError(
+                f"decrypt_array: this array sums {encrypted.contributors} encryption(s), fewer "
+                f"than min_contributors={min_contributors}; decrypting it would show the key "
+                f"holder one client's values")
+        plain = [self.decrypt(c) for c in encrypted.ciphertexts]
+        ints = _unpack(plain, self.public_key, encrypted)
+        values = _to_float(ints, encrypted.frac_bits, encrypted.size)
+        dtype = encrypted.dtype if dtype is None else dtype
+        return values.reshape(encrypted.shape).astype(dtype, copy=False)
+
+    def __repr__(self):
+        return f"PrivateKey(for {self.public_key!r})"  # never print the primes
+
+
+def generate_keypair(bits=2048, rng=None, rounds=40):
+    """(PublicKey, PrivateKey) with an n of exactly ``bits`` bits, from ``rng``.
+
+    ``rng``: np.random.default_rng(seed) or random.Random(seed) for reproducible keys
+    (teaching), random.SystemRandom() for OS entropy (still not production code).
+    Cost: two random primes of bits/2 bits, each a few hundred Miller-Rabin trials.
+    """
+    bits = operator.index(bits)
+    if bits < 64 or bits % 2:
+        raise ValueError(f"generate_keypair: bits must be an even number >= 64, got {bits} "
+                         f"(2048 or more for real secrecy; 512 is a classroom size)")
+    rng = _source(rng, "generate_keypair")
+    while True:
+        p = random_prime(bits // 2, rng, rounds)
+        q = random_prime(bits // 2, rng, rounds)
+        n = p * q
+        if p != q and n.bit_length() == bits and math.gcd(n, (p - 1) * (q - 1)) == 1:
+            public_key = PublicKey(n)
+            return public_key, PrivateKey(public_key, p, q)
+
+
+class NoisePool:
+    """Noise factors r^n mod n^2 computed ahead of time: encryption then costs one multiply.
+
+    The exponentiation r^n does not depend on the message, so a client can do it while
+    idle (offline) and encrypt its update the moment it is ready (online). Each factor is
+    used once and then discarded: two ciphertexts sharing r leak the difference of their
+    plaintexts, since c1 / c2 = (1 + n)^(m1 - m2) mod n^2.
+    """
+
+    def __init__(self, public_key, count, rng):
+        self.public_key = public_key
+        self._factors = public_key.random_factors(int(count), rng)
+
+    def __len__(self):
+        return len(self._factors)
+
+    def take(self, count):
+        """Remove and return ``count`` factors; ValueError if fewer are left."""
+        if count > len(self._factors):
+            raise ValueError(f"NoisePool: {count} noise factors needed but {len(self._factors)} "
+                             f"left; each may be used only once, so make a bigger pool")
+        taken, self._factors = self._factors[:count], self._factors[count:]
+        return taken
+
+
+# ---------------------------------------------------------------------------
+# fixed-point encoding and packing
+# ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Encoding:
+    """Floats as integers: m = round(x * 2**frac_bits), |x| <= max_abs.
+
+    Scale 2**frac_bits, so one value's rounding error is at most 2**-(frac_bits + 1).
+    ``max_abs`` is the public range promise every client keeps: encrypting a larger |x|
+    raises OverflowError. ``slot_bits`` None puts one value in each ciphertext;
+    a multiple of 8 up to 64 packs ``(key bits - 2) // slot_bits`` values into one
+    plaintext, each slot a signed integer of magnitude < 2**(slot_bits - 1). Adding
+    ciphertexts adds slot by slot; ``headroom(public_key)`` says how large the total
+    integer weight of a sum may grow (e.g. the examples summed in FedAvg) before a slot
+    could overflow, and operations past it raise OverflowError.
+    """
+
+    frac_bits: int = 32
+    max_abs: float = 2.0 ** 20
+    slot_bits: int | None = None
+
+    def __post_init__(self):
+        if not 0 <= self.frac_bits <= 512:
+            raise ValueError(f"Encoding: frac_bits must be in [0, 512], got {self.frac_bits}")
+        if not (math.isfinite(self.max_abs) and self.max_abs > 0):
+            raise ValueError(f"Encoding: max_abs must be a finite number > 0, got {self.max_abs}")
+        if math.log2(self.max_abs) + self.frac_bits > 1000:
+            raise ValueError("Encoding: max_abs * 2**frac_bits must stay below 2**1000")
+        if self.slot_bits is not None and (self.slot_bits % 8 or not 16 <= self.slot_bits <= 64):
+            raise ValueError(f"Encoding: slot_bits must be None or a multiple of 8 in [16, 64], "
+                             f"got {self.slot_bits}")
+
+    @property
+    def level(self):
+        """The largest |m| an encoded value can have: ceil(max_abs * 2**frac_bits)."""
+        return math.ceil(self.max_abs * 2.0 ** self.frac_bits)
+
+    def slots(self, public_key):
+        """Values per ciphertext under ``public_key``."""
+        if self.slot_bits is None:
+            return 1
+        return (public_key.bits - 2) // self.slot_bits
+
+    def capacity(self, public_key):
+        """The largest |slot integer| that decodes correctly."""
+        width = public_key.bits - 1 if self.slot_bits is None else self.slot_bits
+        return 2 ** (width - 1) - 1
+
+    def headroom(self, public_key):
+        """The largest total integer weight of a sum of encrypted arrays: capacity // level."""
+        return self.capacity(public_key) // self.level
+
+    def check(self, public_key):
+        """ValueError unless at least one encoded value fits this key's plaintexts."""
+        if self.slots(public_key) < 1:
+            raise ValueError(f"Encoding: slot_bits={self.slot_bits} is wider than a "
+                             f"{public_key.bits}-bit key's plaintext")
+        if self.headroom(public_key) < 1:
+            raise ValueError(f"Encoding: values up to {self.max_abs} at 2**{self.frac_bits} "
+                             f"need {self.level.bit_length() + 1} bits, more than a slot of this "
+                             f"{public_key.bits}-bit key holds; lower frac_bits or max_abs")
+
+
+def _encode(x, encoding):
+    """float array -> int64 array (or list of Python ints when they may exceed int64)."""
+    x = np.asarray(x, dtype=np.float64).reshape(-1)
+    if x.size and not np.isfinite(x).all():
+        raise ValueError("encrypt: values must be finite; the array holds inf or nan")
+    too_big = np.abs(x) > encoding.max_abs
+    if too_big.any():
+        worst = float(x[np.argmax(np.abs(x))])
+        raise OverflowError(
+            f"encrypt: {int(too_big.sum())} value(s) exceed the encoding's range "
+            f"|x| <= max_abs={encoding.max_abs} (largest {worst!r}); clip them or choose an "
+            f"Encoding with a larger max_abs")
+    scaled = np.rint(x * 2.0 ** encoding.frac_bits)  # exact: scaling by a power of two
+    if encoding.level < 2 ** 63:
+        return scaled.astype(np.int64)
+    return [int(v) for v in scaled]
+
+
+def _pack(ints, public_key, encoding):
+    """Integers -> one plaintext integer (in [0, n)) per group of ``slots`` values.
+
+    P = sum_i v_i 2^(w i) with signed slots v_i; built from little-endian bytes of the
+    offset digits v_i + 2^(w-1) in [0, 2^w), minus the constant sum of the offsets.
+    """
+    n = public_key.n
+    if encoding.slot_bits is None:
+        return [int(v) % n for v in ints]
+    w, k = encoding.slot_bits, encoding.slots(public_key)
+    ints = np.asarray(ints, dtype=np.int64)
+    padded = np.zeros(-(-ints.size // k) * k, dtype=np.int64)
+    padded[:ints.size] = ints
+    digits = padded.astype(np.uint64) + np.uint64(1 << (w - 1))  # wraps mod 2^64: exact digits
+    raw = digits.astype("<u8").view(np.uint8).reshape(-1, 8)[:, :w // 8]
+    rows = np.ascontiguousarray(raw).reshape(-1, k * w // 8)
+    offset = _slot_offset(w, k)
+    return [(int.from_bytes(row.tobytes(), "little") - offset) % n for row in rows]
+
+
+def _slot_offset(w, k):
+    return sum(1 << (w * i + w - 1) for i in range(k))
+
+
+def _unpack(plain, public_key, encrypted):
+    """Plaintexts in [0, n) -> the signed slot integers (int64 array or list), checked."""
+    n, bound = public_key.n, encrypted.bound
+    signed = [m - n if m > n // 2 else m for m in plain]
+    encoding = encrypted.encoding
+    if encoding.slot_bits is None:
+        worst = max((abs(m) for m in signed), default=0)
+        if worst > bound:
+            raise OverflowError(f"decrypt: a plaintext of {worst.bit_length()} bits exceeds the "
+                                f"array's bound of {bound.bit_length()} bits; the ciphertexts "
+                                f"were altered or combined outside EncryptedArray")
+        return signed
+    w, k = encoding.slot_bits, encoding.slots(public_key)
+    offset, width = _slot_offset(w, k), k * w // 8
+    buf = b"".join((m + offset).to_bytes(width, "little") for m in signed)
+    chunks = np.frombuffer(buf, dtype=np.uint8).reshape(-1, w // 8)
+    full = np.zeros((len(chunks), 8), dtype=np.uint8)
+    full[:, :w // 8] = chunks
+    digits = full.view("<u8").reshape(-1)
+    ints = (digits - np.uint64(1 << (w - 1))).view(np.int64)  # wraps back to the signed slot
+    values, padding = ints[:encrypted.size], ints[encrypted.size:]
+    if (values.size and int(np.abs(values).max()) > bound) or padding.any():
+        raise OverflowError("decrypt: a packed slot exceeds the array's bound (or a padding slot "
+                            "is not zero); the ciphertexts were altered outside EncryptedArray")
+    return ints
+
+
+def _to_float(ints, frac_bits, size):
+    if isinstance(ints, np.ndarray):
+        return ints[:size].astype(np.float64) * 2.0 ** -frac_bits
+    scale = 1 << frac_bits  # int / int is correctly rounded even past 2**1023
+    return np.array([v / scale for v in ints[:size]], dtype=np.float64)
+
+
+# ---------------------------------------------------------------------------
+# encrypted arrays
+# ---------------------------------------------------------------------------
+class EncryptedArray:
+    """Paillier ciphertexts of a fixed-point array, with what the server may know about it.
+
+    ciphertexts: list of Python ints (one per ``encoding.slots(public_key)`` values);
+    shape, dtype: the plaintext array's; frac_bits: the current scale 2**frac_bits;
+    bound: a proven bound on |every slot integer|; contributors: how many encryptions
+    were summed into it. ``a + b``, ``a - b``, ``k * a`` (int: exact; float: fixed-point
+    at the encoding's frac_bits, which adds to the scale). ``nbytes``: the wire size.
+    """
+
+    __slots__ = ("public_key", "ciphertexts", "shape", "dtype", "encoding", "frac_bits",
+                 "bound", "contributors")
+    __array_ufunc__ = None  # ndarray + EncryptedArray is a TypeError, not an object array
+
+    def __init__(self, public_key, ciphertexts, shape, dtype, encoding, frac_bits, bound,
+                 contributors=1):
+        self.public_key = public_key
+        self.ciphertexts = ciphertexts
+        self.shape = tuple(shape)
+        self.dtype = np.dtype(dtype)
+        self.encoding = encoding
+        self.frac_bits = frac_bits
+        self.bound = bound
+        self.contributors = contributors
+
+    @property
+    def size(self):
+        return math.prod(self.shape)
+
+    @property
+    def num_ciphertexts(self):
+        return len(self.ciphertexts)
+
+    @property
+    def nbytes(self):
+        """Bytes on the wire: one fixed-width n^2 residue per ciphertext."""
+        return self.num_ciphertexts * self.public_key.ciphertext_bytes
+
+    def _like(self, ciphertexts, frac_bits, bound, contributors):
+        capacity = self.encoding.capacity(self.public_key)
+        if bound > capacity:
+            raise OverflowError(
+                f"EncryptedArray: this result could reach |slot| = 2**{math.log2(bound):.1f}, "
+                f"past what a slot holds (< 2**{math.log2(capacity + 1):.0f}); the encoding's "
+                f"headroom is a total integer weight of {self.encoding.headroom(self.public_key)}"
+                f" (use integer weights, fewer frac_bits, a smaller max_abs, wider slots or a "
+                f"bigger key)")
+        return EncryptedArray(self.public_key, ciphertexts, self.shape, self.dtype,
+                              self.encoding, frac_bits, bound, contributors)
+
+    def _scaled(self, k, extra_frac_bits=0):
+        pk = self.public_key
+        cts = [pow(c, k, pk.n_square) for c in self.ciphertexts]
+        return self._like(cts, self.frac_bits + extra_frac_bits, self.bound * abs(k),
+                          self.contributors)
+
+    def __add__(self, other):
+        if isinstance(other, (int, np.integer)) and other == 0:
+            return self  # so sum([...]) works
+        if not isinstance(other, EncryptedArray):
+            return NotImplemented
+        if other.public_key != self.public_key:
+            raise ValueError("EncryptedArray: cannot add arrays encrypted under different keys")
+        if other.shape != self.shape or other.encoding != self.encoding:
+            raise ValueError(f"EncryptedArray: cannot add shape {other.shape} with "
+                             f"{other.encoding} to shape {self.shape} with {self.encoding}")
+        a, b = self, other
+        if a.frac_bits < b.frac_bits:
+            a, b = b, a
+        if b.frac_bits < a.frac_bits:  # align the scales: multiply by 2**difference
+            b = b._scaled(1 << (a.frac_bits - b.frac_bits))
+        n_square = self.public_key.n_square
+        cts = [x * y % n_square for x, y in zip(a.ciphertexts, b.ciphertexts, strict=True)]
+        out = self._like(cts, a.frac_bits, a.bound + b.bound, a.contributors + b.contributors)
+        out.dtype = np.result_type(self.dtype, other.dtype)
+        return out
+
+    __radd__ = __add__
+
+    def __neg__(self):
+        return self._scaled(-1)
+
+    def __sub__(self, other):
+        if not isinstance(other, EncryptedArray):
+            return NotImplemented
+        return self + (-other)
+
+    def __mul__(self, k):
+        if isinstance(k, (bool, np.bool_)):
+            return NotImplemented
+        if isinstance(k, (int, np.integer)):
+            return self._scaled(int(k))
+        if isinstance(k, (float, np.floating)):
+            if not math.isfinite(k):
+                raise ValueError(f"EncryptedArray: cannot multiply by {k}")
+            g = self.encoding.frac_bits
+            return self._scaled(round(k * 2.0 ** g), extra_frac_bits=g)
+        return NotImplemented
+
+    __rmul__ = __mul__
+
+    def __repr__(self):
+        return (f"EncryptedArray(shape={self.shape}, {self.num_ciphertexts} ciphertexts, "
+                f"{self.nbytes} bytes, contributors={self.contributors}, "
+                f"scale=2**{self.frac_bits})")
+
+
+def encrypt_array(public_key, x, rng=None, *, encoding=None, noise=None):
+    """Encrypt an array: ndarray x -> EncryptedArray (fresh randomness from ``rng``, or
+    precomputed factors from ``noise``, a NoisePool)."""
+    encoding = Encoding() if encoding is None else encoding
+    encoding.check(public_key)
+    x = np.asarray(x)
+    if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
+        raise TypeError(f"encrypt_array: expected a real-valued array, got dtype {x.dtype}")
+    plain = _pack(_encode(x, encoding), public_key, encoding)
+    if noise is not None:
+        if noise.public_key != public_key:
+            raise ValueError("encrypt_array: the NoisePool belongs to another public key")
+        factors = noise.take(len(plain))
+    elif rng is not None:
+        factors = public_key.random_factors(len(plain), _source(rng, "encrypt_array"))
+    else:
+        raise TypeError("encrypt_array: pass rng (fresh randomness) or noise (a NoisePool)")
+    n, n_square = public_key.n, public_key.n_square
+    ciphertexts = [(1 + m * n) * f % n_square for m, f in zip(plain, factors, strict=True)]
+    dtype = x.dtype if np.issubdtype(x.dtype, np.floating) else np.float64
+    return EncryptedArray(public_key, ciphertexts, x.shape, dtype, encoding,
+                          encoding.frac_bits, encoding.level)
+
+
+# ---------------------------------------------------------------------------
+# parameter mappings: encrypted FedAvg
+# ---------------------------------------------------------------------------
+def encrypt_params(public_key, params, rng=None, *, encoding=None, noise=None):
+    """{name: ndarray} -> {name: EncryptedArray}, in the mapping's order."""
+    return {name: encrypt_array(public_key, value, rng, encoding=encoding, noise=noise)
+            for name, value in params.items()}
+
+
+def _check_same_names(first, other, who):
+    if set(first) != set(other):
+        raise ValueError(f"{who}: parameter names differ ({sorted(first)} vs {sorted(other)})")
+
+
+def sum_params(mappings):
+    """[{name: EncryptedArray}, ...] -> {name: their sum}: what the server computes."""
+    mappings = list(mappings)
+    if not mappings:
+        raise ValueError("sum_params: nothing to sum")
+    for i, m in enumerate(mappings[1:], start=1):
+        _check_same_names(mappings[0], m, f"sum_params: mapping {i}")
+    return {name: sum((m[name] for m in mappings[1:]), mappings[0][name])
+            for name in mappings[0]}
+
+
+def decrypt_params(private_key, encrypted, min_contributors=2):
+    """{name: EncryptedArray} -> {name: ndarray}, only for sums of >= ``min_contributors``.
+
+    The default refuses to decrypt one client's encrypted model: that is what Grokking
+    ch. 15 does, and it hands the key holder exactly what encryption was meant to hide.
+    ``contributors`` is metadata, not cryptography: it guards against the mistake, not
+    against a server that lies. Pass ``min_contributors=1`` when you mean it.
+    """
+    return {name: private_key.decrypt_array(value, min_contributors)
+            for name, value in encrypted.items()}
+
+
+def params_nbytes(encrypted):
+    """Bytes of an encrypted parameter mapping on the wire."""
+    return int(sum(value.nbytes for value in encrypted.values()))
+
+
+@dataclass
+class EncryptedAggregate:
+    """The server's result of encrypted FedAvg: sum_k n_k E(w_k) and sum_k n_k.
+
+    params: {name: EncryptedArray}; total_weight: the sum of the integer weights;
+    num_clients: how many clients were summed.
+    """
+
+    params: dict
+    total_weight: int
+    num_clients: int
+
+    @property
+    def nbytes(self):
+        return params_nbytes(self.params)
+
+
+def encrypted_fedavg(results):
+    """[(encrypted params, num_examples), ...] -> EncryptedAggregate (weighted sum, total).
+
+    Weights are integer example counts (McMahan et al. 2017), applied as E(w)^n_k: exact,
+    and cheaper than a float weight, which would add frac_bits to the scale. The server
+    never divides; the key holder does, after decrypting the sum (``decrypt_average``).
+    """
+    results = list(results)
+    if not results:
+        raise ValueError("encrypted_fedavg: no client results to aggregate")
+    weighted, total = [], 0
+    for i, (params, weight) in enumerate(results):
+        if not isinstance(weight, (int, np.integer)) or isinstance(weight, bool) or weight < 0:
+            raise ValueError(f"encrypted_fedavg: client {i} reported {weight!r} examples; "
+                             f"expected an integer count >= 0")
+        weighted.append({name: value * int(weight) for name, value in params.items()})
+        total += int(weight)
+    if total == 0:
+        raise ValueError("encrypted_fedavg: the clients reported 0 examples in total")
+    return EncryptedAggregate(sum_params(weighted), total, len(results))
+
+
+def decrypt_average(private_key, aggregate, dtype=None, min_clients=2):
+    """EncryptedAggregate -> {name: weighted mean ndarray} (in ``dtype``, default the clients').
+
+    Refuses an aggregate of fewer than ``min_clients`` clients (its "average" is one
+    client's model).
+    """
+    if aggregate.num_clients < min_clients:
+        raise ValueError(f"decrypt_average: the aggregate holds {aggregate.num_clients} "
+                         f"client(s), fewer than min_clients={min_clients}; its average is "
+                         f"one client's model")
+    out = {}
+    for name, value in aggregate.params.items():
+        mean = private_key.decrypt_array(value, dtype=np.float64) / aggregate.total_weight
+        out[name] = mean.astype(value.dtype if dtype is None else dtype, copy=False)
+    return out
