@@ -1,0 +1,371 @@
+"""minigrad.recipes.private_spam: notebook 05's pipeline around the privacy package.
+
+Tiny literal vocabularies and arrays first (Arrange / Act / Assert), then the Enron
+mailbox enron1: encrypted FedAvg equals plain FedAvg, secure aggregation equals the plain
+sum, and DP-FedAvg's noise on the padding row is kept out by ``frozen``.
+"""
+
+import functools
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from realdata import real_data_root
+
+from minigrad.datasets import PAD_INDEX, Vocabulary
+from minigrad.federated import History, client_update, run_round
+from minigrad.privacy import dp, paillier
+from minigrad.recipes import private_spam as ps
+from minigrad.recipes import spam
+
+WORDS = ["my", "computer", "password", "is", "pizza", "free", "money", "meeting", "at", "noon"]
+
+
+@pytest.fixture(scope="module")
+def keys():
+    return paillier.generate_keypair(256, rng=np.random.default_rng(7))  # tests only: insecure
+
+
+@pytest.fixture
+def tiny():
+    """A 12-row vocabulary, three clients of literal emails, and the book's update."""
+    vocab = Vocabulary(WORDS)
+    emails = [[["free", "money"], ["meeting", "at", "noon"], ["free", "pizza"]],
+              [["my", "password", "is", "pizza"], ["money", "money", "free"]],
+              [["computer", "meeting"], ["at", "noon", "is"], ["free"], ["my", "computer"]]]
+    labels = [[1, 0, 1], [0, 1], [0, 0, 1, 0]]
+    clients = [(vocab.to_indices(e, max_len=5).indices, np.array(lab, float).reshape(-1, 1))
+               for e, lab in zip(emails, labels, strict=True)]
+    model = spam.spam_model(len(vocab))
+
+    def update(params, data):
+        return client_update(model, params, ps.local_trainer(alpha=0.5), data)
+
+    return vocab, clients, update
+
+
+# ---------------------------------------------------------------------------
+# clients and local work
+# ---------------------------------------------------------------------------
+def test_unique_training_rows_keeps_the_first_copy_of_each_email():
+    data = SimpleNamespace(train_rows=np.array([5, 3, 5, 7, 3, 9]))
+
+    rows = ps.unique_training_rows(data)
+
+    assert rows.tolist() == [0, 1, 3, 5]
+    assert rows.dtype == np.int64
+
+
+def test_iid_clients_cover_the_given_rows_exactly_once(rng):
+    X = np.arange(40).reshape(20, 2)
+    y = np.arange(20, dtype=float).reshape(-1, 1)
+    rows = np.array([0, 2, 3, 5, 8, 9, 11, 13, 17, 19])
+
+    clients = ps.iid_clients(X, y, 3, rng, rows=rows)
+
+    got = np.sort(np.concatenate([Xk[:, 0] // 2 for Xk, _ in clients]))
+    assert got.tolist() == rows.tolist()
+    assert sorted(len(Xk) for Xk, _ in clients) == [3, 3, 4]
+    for Xk, yk in clients:  # X and y stay paired
+        assert np.array_equal(Xk[:, 0] // 2, yk[:, 0].astype(int))
+
+
+def test_local_trainer_full_batch_is_one_step_on_every_row(tiny):
+    vocab, clients, _ = tiny
+    X, y = clients[2]  # 4 emails
+    by_trainer, by_hand = spam.spam_model(len(vocab)), spam.spam_model(len(vocab))
+
+    n = ps.local_trainer(loss="bce", alpha=0.5)(by_trainer, (X, y))
+    spam.train_epoch(by_hand, X, y, batch_size=4, alpha=0.5, loss="bce", drop_last=False)
+
+    assert n == 4
+    assert np.array_equal(by_trainer.weight.data, by_hand.weight.data)
+    assert np.count_nonzero(by_trainer.weight.data) > 0
+
+
+def test_local_trainer_rejects_a_bad_batch_size():
+    with pytest.raises(ValueError, match="batch_size=0"):
+        ps.local_trainer(batch_size=0)
+
+
+def test_client_delta_is_float64_and_checks_names():
+    sent = {"weight": np.array([[1.0], [2.0]], dtype=np.float32)}
+    received = {"weight": np.array([[1.5], [2.0]], dtype=np.float32)}
+
+    delta = ps.client_delta(sent, received)
+
+    assert delta["weight"].dtype == np.float64
+    assert delta["weight"][:, 0].tolist() == [0.5, 0.0]
+    with pytest.raises(ValueError, match="missing"):
+        ps.client_delta(sent, {"bias": np.zeros(1)})
+
+
+# ---------------------------------------------------------------------------
+# train_rounds
+# ---------------------------------------------------------------------------
+def test_train_rounds_restores_frozen_rows_and_evaluates_every_round(rng):
+    start = {"weight": np.zeros((4, 1), dtype=np.float32), "bias": np.ones(1)}
+
+    def noisy_round(params, history):
+        new = {k: v + rng.normal(0, 1, v.shape).astype(v.dtype) for k, v in params.items()}
+        record = {"round": len(history) + 1}
+        history.append(record)
+        return new, record
+
+    params, history, curve = ps.train_rounds(noisy_round, start, 3,
+                                             evaluate=lambda p: p["bias"][0],
+                                             frozen={"weight": [0]})
+
+    assert params["weight"][0, 0] == 0.0
+    assert np.all(params["weight"][1:] != 0)
+    assert isinstance(history, History) and len(history) == 3
+    assert len(curve) == 3 and curve[-1] == params["bias"][0]
+    assert start["weight"][1, 0] == 0  # the caller's mapping is not modified
+
+
+def test_train_rounds_rejects_unknown_frozen_names_and_bad_round_counts():
+    start = {"weight": np.zeros((2, 1))}
+    with pytest.raises(KeyError, match="bias"):
+        ps.train_rounds(lambda p, h: (p, {}), start, 1, frozen={"bias": [0]})
+    with pytest.raises(ValueError, match="num_rounds=-1"):
+        ps.train_rounds(lambda p, h: (p, {}), start, -1)
+
+
+def test_dp_noise_on_the_padding_row_is_a_bias_unless_frozen(tiny):
+    vocab, clients, update = tiny
+    start = spam.spam_model(len(vocab)).state_dict()
+
+    def run(frozen):
+        round_fn = functools.partial(dp.dp_fedavg_round, clients=clients, update_fn=update,
+                                     rng=np.random.default_rng(3), sample_rate=1.0, clip=1.0,
+                                     noise_multiplier=1.0)
+        params, _, _ = ps.train_rounds(lambda p, h: round_fn(p, history=h), start, 2,
+                                       frozen=frozen)
+        return params
+
+    loose, held = run(None), run({"weight": [PAD_INDEX]})
+
+    assert loose["weight"][PAD_INDEX, 0] != 0  # the noise reached the row every email pads with
+    assert held["weight"][PAD_INDEX, 0] == 0
+
+
+# ---------------------------------------------------------------------------
+# Paillier
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("num_values", [0, 1, 4, 5, 13])
+def test_paillier_upload_size_matches_what_encrypt_array_sends(keys, rng, num_values):
+    public_key, _ = keys
+    encoding = paillier.Encoding(frac_bits=16, max_abs=2.0, slot_bits=48)
+
+    count, nbytes = ps.paillier_upload_size(num_values, public_key, encoding)
+    sent = paillier.encrypt_array(public_key, rng.uniform(-1, 1, num_values), rng,
+                                  encoding=encoding)
+
+    assert (count, nbytes) == (sent.num_ciphertexts, sent.nbytes)
+
+
+def test_paillier_upload_size_rejects_negative_counts(keys):
+    with pytest.raises(ValueError, match="num_values=-1"):
+        ps.paillier_upload_size(-1, keys[0], paillier.Encoding())
+
+
+def test_encrypted_round_equals_plain_weighted_fedavg(tiny, keys, rng):
+    vocab, clients, update = tiny
+    public_key, private_key = keys
+    server = {"weight": rng.uniform(-0.3, 0.3, (len(vocab), 1)).astype(np.float32)}
+    encoding = paillier.Encoding(frac_bits=40, max_abs=4.0, slot_bits=None)
+
+    encrypted, record = ps.paillier_fedavg_round(server, clients, update, public_key,
+                                                 private_key, rng=rng, encoding=encoding,
+                                                 keep_ciphertexts=True)
+    plain, plain_record = run_round(server, clients, update)
+
+    assert encrypted["weight"].dtype == np.float32
+    np.testing.assert_allclose(encrypted["weight"], plain["weight"], atol=2e-7, rtol=0)
+    assert np.any(encrypted["weight"] != server["weight"])
+    assert record["num_examples"] == plain_record["num_examples"] == 9
+    assert record["num_ciphertexts"] == [len(vocab)] * 3
+    assert record["bytes_up"] == 3 * len(vocab) * public_key.ciphertext_bytes
+    assert record["bytes_up_plain"] == plain_record["bytes_up"]
+    assert set(record["seconds"]) == {"train", "encrypt", "aggregate", "decrypt"}
+    assert all(c["weight"].contributors == 1 for c in record["ciphertexts"])
+
+
+def test_encrypted_round_of_one_client_is_refused(tiny, keys, rng):
+    vocab, clients, update = tiny
+    server = spam.spam_model(len(vocab)).state_dict()
+
+    with pytest.raises(ValueError, match="one client's model"):
+        ps.paillier_fedavg_round(server, clients[:1], update, *keys, rng=rng,
+                                 encoding=paillier.Encoding())
+
+
+# ---------------------------------------------------------------------------
+# secure aggregation
+# ---------------------------------------------------------------------------
+def test_flatten_and_unflatten_round_trip():
+    params = {"weight": np.arange(6.0).reshape(3, 2), "bias": np.array([7.0])}
+
+    vector = ps.flatten_params(params)
+    back = ps.unflatten_params(vector, params)
+
+    assert vector.tolist() == [0, 1, 2, 3, 4, 5, 7]
+    assert list(back) == ["weight", "bias"]
+    assert all(np.array_equal(back[k], params[k]) for k in params)
+    with pytest.raises(ValueError, match=r"needs \(7,\)"):
+        ps.unflatten_params(np.zeros(6), params)
+
+
+def test_secure_sum_equals_the_plain_sum_within_its_bound(rng):
+    deltas = [{"weight": rng.normal(0, 0.01, (50, 1)), "bias": rng.normal(0, 0.01, 2)}
+              for _ in range(4)]
+
+    total, result = ps.secure_sum(deltas, 3, rng, clip=0.1)
+
+    for name in ("weight", "bias"):
+        plain = sum(d[name] for d in deltas)
+        assert total[name].shape == plain.shape
+        assert np.abs(total[name] - plain).max() <= result.error_bound
+    assert result.survivors == (0, 1, 2, 3)
+
+
+def test_secure_sum_leaves_out_a_client_that_dropped(rng):
+    deltas = [{"weight": np.full((5, 1), 0.01 * (k + 1))} for k in range(4)]
+
+    total, result = ps.secure_sum(deltas, 3, rng, dropout={1})
+
+    np.testing.assert_allclose(total["weight"], np.full((5, 1), 0.01 + 0.03 + 0.04),
+                               atol=result.error_bound)
+    assert result.survivors == (0, 2, 3)
+
+
+def test_secure_sum_needs_two_clients_with_the_same_names(rng):
+    with pytest.raises(ValueError, match="at least 2"):
+        ps.secure_sum([{"weight": np.zeros(3)}], 2, rng)
+    with pytest.raises(ValueError, match="client 1"):
+        ps.secure_sum([{"weight": np.zeros(3)}, {"bias": np.zeros(3)}], 2, rng)
+
+
+# ---------------------------------------------------------------------------
+# the attack, scored
+# ---------------------------------------------------------------------------
+def test_ranked_rows_orders_by_largest_move_with_stable_ties():
+    delta = {"weight": np.array([[0.0], [-0.5], [0.2], [0.5], [0.0]])}
+
+    assert ps.ranked_rows(delta).tolist() == [1, 3, 2, 0, 4]
+    with pytest.raises(ValueError, match="scalar"):
+        ps.ranked_rows({"weight": np.float64(1.0)})
+
+
+def test_attack_scores_on_a_literal_update():
+    delta = {"weight": np.array([[0.0], [0.5], [0.0], [-0.2], [0.01], [0.3]])}
+
+    scores = ps.attack_scores(delta, [1, 3, 4])
+    without_row_5 = ps.attack_scores(delta, [1, 3, 4], ignore=[5])
+
+    assert scores == {"changed": 4, "changed_precision": 0.75, "changed_recall": 1.0,
+                      "top_precision": 2 / 3}  # the top 3 are rows 1, 5, 3
+    assert without_row_5["changed"] == 3 and without_row_5["top_precision"] == 1.0
+
+
+def test_attack_scores_under_noise_fall_to_chance(rng):
+    true = np.arange(20)
+    clean = np.zeros((2000, 1))
+    clean[true] = 0.01
+
+    noisy = {"weight": clean + rng.normal(0, 1.0, clean.shape)}
+    scores = ps.attack_scores(noisy, true)
+
+    assert scores["changed"] == 2000
+    assert scores["changed_precision"] == 20 / 2000 and scores["changed_recall"] == 1.0
+    assert scores["top_precision"] <= 0.15
+
+
+def test_attack_scores_with_nothing_to_find_or_nothing_found():
+    scores = ps.attack_scores({"weight": np.zeros((3, 1))}, [])
+
+    assert scores == {"changed": 0, "changed_precision": 1.0, "changed_recall": 1.0,
+                      "top_precision": 1.0}
+
+
+# ---------------------------------------------------------------------------
+# real data: the Enron mailbox enron1
+# ---------------------------------------------------------------------------
+REAL_ROOT = real_data_root("enron-spam/enron1")
+needs_real_data = pytest.mark.skipif(
+    REAL_ROOT is None, reason="Enron-Spam not found in $MINIGRAD_DATA or ../shared/data "
+                              "(get it with `python -m minigrad.datasets download enron-spam`)")
+
+
+@pytest.fixture(scope="module")
+def enron1():
+    from minigrad.datasets import load_enron_spam
+
+    corpus = load_enron_spam(REAL_ROOT, folders=("enron1",), encoding_fallback="ignore")
+    data = spam.book_recipe(corpus, test_per_class=200)
+    word_map = spam.frequent_word_map(data.X_train, len(data.vocab), min_count=50)
+    X = spam.remap_words(data.X_train, word_map)
+    X_test = spam.remap_words(data.X_test, word_map)
+    size = int(word_map.max()) + 1
+    model = spam.spam_model(size)
+
+    def update(params, xy):
+        return client_update(model, params, lambda m, d: spam.train_epoch(m, *d, batch_size=100),
+                             xy)
+
+    return SimpleNamespace(data=data, X=X, X_test=X_test, size=size, update=update)
+
+
+@needs_real_data
+def test_real_encrypted_fedavg_gives_the_plain_model(enron1, keys):
+    X, y = enron1.X, enron1.data.y_train
+    clients = [(X[:600], y[:600]), (X[600:1000], y[600:1000]), (X[1000:1800], y[1000:1800])]
+    server = spam.spam_model(enron1.size).state_dict()
+    encoding = paillier.Encoding(frac_bits=29, max_abs=4.0, slot_bits=48)
+
+    encrypted, record = ps.paillier_fedavg_round(server, clients, enron1.update, *keys,
+                                                 rng=np.random.default_rng(0), encoding=encoding)
+    plain, _ = run_round(server, clients, enron1.update)
+
+    assert np.abs(encrypted["weight"] - plain["weight"]).max() <= 2e-7
+    evaluate = spam.spam_model(enron1.size)
+    accuracies = []
+    for params in (encrypted, plain):
+        evaluate.load_state_dict(params)
+        accuracies.append(spam.accuracy(evaluate, enron1.X_test, enron1.data.y_test))
+    assert accuracies[0] == accuracies[1] > 0.8
+    assert record["bytes_up"] > 3 * record["bytes_up_plain"]
+
+
+@needs_real_data
+def test_real_secure_sum_of_updates_reveals_the_union_of_their_rows(enron1, rng):
+    X, y = enron1.X, enron1.data.y_train
+    server = spam.spam_model(enron1.size).state_dict()
+    deltas = [ps.client_delta(server, enron1.update(server, (X[k:k + 100], y[k:k + 100]))[0])
+              for k in (0, 100, 200)]
+
+    total, result = ps.secure_sum(deltas, 2, rng, clip=0.5)
+
+    plain = sum(d["weight"] for d in deltas)
+    assert np.abs(total["weight"] - plain).max() <= result.error_bound
+    union = set().union(*(np.flatnonzero(d["weight"][:, 0]).tolist() for d in deltas))
+    visible = set(np.flatnonzero(total["weight"][:, 0]).tolist())
+    assert visible <= union and len(visible) >= 0.95 * len(union)
+
+
+@needs_real_data
+def test_real_dp_rounds_keep_the_padding_row_at_zero_when_frozen(enron1):
+    rows = ps.unique_training_rows(enron1.data)
+    clients = ps.iid_clients(enron1.X, enron1.data.y_train, 50, np.random.default_rng(0),
+                             rows=rows)
+    round_fn = functools.partial(dp.dp_fedavg_round, clients=clients, update_fn=enron1.update,
+                                 rng=np.random.default_rng(1), sample_rate=0.2, clip=0.5,
+                                 noise_multiplier=1.0)
+
+    params, history, curve = ps.train_rounds(
+        lambda p, h: round_fn(p, history=h), spam.spam_model(enron1.size).state_dict(), 3,
+        evaluate=lambda p: float(np.abs(p["weight"][1:]).sum()), frozen={"weight": [PAD_INDEX]})
+
+    assert params["weight"][PAD_INDEX, 0] == 0
+    assert len(history) == 3 and all(r["num_sampled"] > 0 for r in history)
+    assert curve[-1] > 0

@@ -1,0 +1,126 @@
+"""Reference solutions to notebook 05's exercises, on small keys and literal arrays."""
+
+import math
+
+import numpy as np
+import pytest
+
+from minigrad.privacy import dp, paillier
+from minigrad.solutions import nb05
+
+
+@pytest.fixture(scope="module")
+def keys():
+    return paillier.generate_keypair(128, rng=np.random.default_rng(11))  # tests only: insecure
+
+
+# ---------------------------------------------------------------------------
+# 1. a reused noise factor
+# ---------------------------------------------------------------------------
+def test_reused_noise_reveals_the_moved_rows_and_every_value(keys, rng):
+    public_key, _ = keys
+    update = [0, 0, 1_000, 0, -37, 0, 0, 0, 5, 0]  # fixed point: rows 2, 4, 8 moved
+
+    ciphertexts = nb05.encrypt_reusing_noise(public_key, update, rng)
+
+    assert nb05.rows_revealed(ciphertexts).tolist() == [2, 4, 8]
+    assert nb05.read_reused_noise(public_key, ciphertexts) == update
+
+
+def test_fresh_noise_reveals_nothing_of_the_kind(keys, rng):
+    public_key, private_key = keys
+    update = [0, 0, 1_000, 0, -37, 0]
+
+    fresh = [public_key.encrypt(v, rng) for v in update]
+
+    assert len(set(fresh)) == len(fresh)  # every E(0) looks different
+    assert len(nb05.rows_revealed(fresh)) == len(update) - 1  # "most common" is arbitrary
+    with pytest.raises(ValueError, match="do not share a noise factor"):
+        nb05.plaintext_difference(public_key, fresh[0], fresh[1])
+    assert [private_key.decrypt(c) for c in fresh][2] == 1_000  # the key still reads them
+
+
+def test_plaintext_difference_is_signed(keys, rng):
+    public_key, _ = keys
+    c_small, c_big = nb05.encrypt_reusing_noise(public_key, [3, 10], rng)
+
+    assert nb05.plaintext_difference(public_key, c_big, c_small) == 7
+    assert nb05.plaintext_difference(public_key, c_small, c_big) == -7
+
+
+def test_rows_revealed_of_nothing_is_empty():
+    assert nb05.rows_revealed([]).tolist() == []
+
+
+# ---------------------------------------------------------------------------
+# 2. the accountant backwards
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("z, eps", [(0.5, 21.07), (1.0, 4.85), (2.0, 1.46), (4.0, 0.59)])
+def test_noise_for_epsilon_inverts_the_planning_table(z, eps):
+    # the planning table of minigrad.privacy.dp: q = 0.1, 30 rounds, delta = 1e-5
+    found = nb05.noise_multiplier_for_epsilon(eps, 0.1, 30, 1e-5)
+
+    assert dp.rdp_epsilon(0.1, found, 30, 1e-5)[0] <= eps
+    assert dp.rdp_epsilon(0.1, found - 2e-4, 30, 1e-5)[0] > eps  # and it is the smallest
+    assert abs(found - z) < 0.02  # the table's epsilons are rounded to 2 decimals
+
+
+def test_noise_for_epsilon_rejects_unreachable_targets():
+    with pytest.raises(ValueError, match="target_epsilon=0"):
+        nb05.noise_multiplier_for_epsilon(0, 0.1, 30, 1e-5)
+    with pytest.raises(ValueError, match="raise high"):
+        nb05.noise_multiplier_for_epsilon(1e-3, 1.0, 1000, 1e-5, high=5.0)
+
+
+def test_max_rounds_agrees_with_rdp_epsilon_on_both_sides():
+    rounds = nb05.max_rounds_for_epsilon(4.85, 0.1, 1.0, 1e-5)
+
+    assert rounds == 30  # the table: 30 rounds at z = 1 cost 4.85
+    assert dp.rdp_epsilon(0.1, 1.0, rounds, 1e-5)[0] <= 4.85
+    assert dp.rdp_epsilon(0.1, 1.0, rounds + 1, 1e-5)[0] > 4.85
+
+
+def test_max_rounds_is_zero_when_one_round_is_already_too_many():
+    assert nb05.max_rounds_for_epsilon(0.1, 1.0, 1.0, 1e-5) == 0
+
+
+# ---------------------------------------------------------------------------
+# 3. the best membership test and DP's bound on it
+# ---------------------------------------------------------------------------
+def test_membership_tpr_closed_form():
+    assert nb05.membership_tpr(0.05, 0.0) == pytest.approx(0.05)  # no signal: a coin
+    # Phi(Phi^-1(0.05) + 1.6449) = Phi(0) = 0.5
+    assert nb05.membership_tpr(0.05, 1.6448536269514722) == pytest.approx(0.5, abs=1e-12)
+    tpr = nb05.membership_tpr(np.array([0.0, 0.01, 0.1, 1.0]), 2.0)
+    assert tpr[0] == 0.0 and tpr[-1] == 1.0
+    assert np.all(np.diff(tpr) > 0)
+    with pytest.raises(ValueError, match="fpr"):
+        nb05.membership_tpr(1.5, 1.0)
+
+
+def test_dp_tpr_bound_literal_values():
+    assert nb05.dp_tpr_bound(0.01, 0.0, 0.0) == pytest.approx(0.01)  # eps = 0: no test beats chance
+    assert nb05.dp_tpr_bound(0.01, math.log(2), 0.0) == pytest.approx(0.02)
+    # large eps: the second constraint binds, 1 - e^-eps (1 - delta - fpr)
+    assert nb05.dp_tpr_bound(0.5, 10.0, 1e-5) == pytest.approx(1 - math.exp(-10) * (0.5 - 1e-5))
+    assert nb05.dp_tpr_bound(0.9, 50.0, 0.2) == 1.0
+
+
+@pytest.mark.parametrize("z", [0.5, 1.0, 2.0])
+def test_simulated_test_matches_the_closed_form_and_respects_dp(rng, z):
+    update = {"weight": rng.normal(0, 1, (300, 1))}  # larger than the clip: clipped to norm 1
+
+    fpr, tpr = nb05.simulate_membership_test(update, 1.0, z, rng, trials=3000, fpr=0.05)
+
+    expected = nb05.membership_tpr(0.05, 1.0 / z)
+    assert abs(fpr - 0.05) < 0.015
+    assert abs(tpr - expected) < 0.03
+    eps = dp.rdp_epsilon(1.0, z, 1, 1e-5)[0]
+    assert tpr <= nb05.dp_tpr_bound(fpr, eps, 1e-5) + 0.03  # sampling slack
+
+
+def test_simulated_test_rejects_a_zero_update_and_a_global_rng(rng):
+    with pytest.raises(ValueError, match="zero"):
+        nb05.simulate_membership_test({"w": np.zeros(3)}, 1.0, 1.0, rng)
+    with pytest.raises(TypeError, match="Generator"):
+        nb05.simulate_membership_test({"w": np.ones(3)}, 1.0, 1.0, 0)
