@@ -204,7 +204,7 @@ def train_globals(table, item_bias, mu, items, y, valid, w, u, c, lr, train_loca
     key = (np.arange(num_clients)[None, :, None] * num_items + items)[valid]
     by_key = np.argsort(key, kind="stable")
     sorted_key = key[by_key]
-    first = np.r_[True, sorted_key[1:] != sorted_key[:-1]]
+    first = np.r_[True, sorted_key[1:] != sorted_key[:-1]][:len(sorted_key)]  # none: empty
     uniq = sorted_key[first]
     row_item, owner = uniq % num_items, uniq // num_items
     m = len(uniq)
