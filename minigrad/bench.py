@@ -228,16 +228,22 @@ def _run_kernels(args, out):
 
 
 def _run_data(args, out):
-    from .datasets import DatasetError
-
-    try:
-        return bench_data(repeats=args.repeats, heavy_repeats=args.heavy_repeats, out=out)
-    except DatasetError as e:
-        raise WorkloadError(str(e)) from e
+    return _or_refuse(bench_data, repeats=args.repeats, heavy_repeats=args.heavy_repeats,
+                      out=out)
 
 
 class WorkloadError(Exception):
     """A workload cannot run here (e.g. its data is absent); main prints it, exits 1."""
+
+
+def _or_refuse(load, *args, **kwargs):
+    """``load(*args, **kwargs)``, with a DatasetError turned into a WorkloadError."""
+    from .datasets import DatasetError
+
+    try:
+        return load(*args, **kwargs)
+    except DatasetError as e:
+        raise WorkloadError(str(e)) from e
 
 
 WORKLOADS = {"kernels": _run_kernels, "data": _run_data}
@@ -421,12 +427,7 @@ def bench_spam(data=None, repeats=5, loop_batches=3, batch_size=500, out=None):
 
 
 def _run_spam(args, out):
-    from .datasets import DatasetError
-
-    try:
-        data = _book_spam_data()
-    except DatasetError as e:
-        raise WorkloadError(str(e)) from e
+    data = _or_refuse(_book_spam_data)
     return bench_spam(data, repeats=args.repeats, loop_batches=max(3, args.heavy_repeats),
                       out=out)
 
@@ -445,11 +446,16 @@ FEDRECON_PEERS = {"tff_0.87_20_rounds_s": 43.7, "pytorch_loop_20_rounds_s": 5.8}
 """Issue 8's anchors on this machine class (../shared/peers/), not measured in this run."""
 
 
-def _fedrecon_data(root=None):
-    """Real ml-100k; a DatasetError when it is absent or MINIGRAD_DATA is 'synthetic'."""
+def _ml100k(workload, root=None):
+    """Real ml-100k for ``workload``; a DatasetError when absent or MINIGRAD_DATA is 'synthetic'."""
     from .datasets import load_movielens
 
-    return load_movielens("ml-100k", _real_root("fedrecon", "ml-100k", "ml-100k", root))
+    return load_movielens("ml-100k", _real_root(workload, "ml-100k", "ml-100k", root))
+
+
+def _fedrecon_data(root=None):
+    """Real ml-100k; a DatasetError when it is absent or MINIGRAD_DATA is 'synthetic'."""
+    return _ml100k("fedrecon", root)
 
 
 def bench_fedrecon(ml, repeats=5, reference_runs=3, num_rounds=20, reference_rounds=None,
@@ -619,12 +625,7 @@ def bench_fedrecon(ml, repeats=5, reference_runs=3, num_rounds=20, reference_rou
 
 
 def _run_fedrecon(args, out):
-    from .datasets import DatasetError
-
-    try:
-        ml = _fedrecon_data()
-    except DatasetError as e:
-        raise WorkloadError(str(e)) from e
+    ml = _or_refuse(_fedrecon_data)
     return bench_fedrecon(ml, repeats=args.repeats, reference_runs=args.heavy_repeats, out=out)
 
 
@@ -645,9 +646,7 @@ __all__ += ["bench_deepfm", "deepfm_parties", "NumpyDeepFM"]
 
 def _deepfm_data(root=None):
     """Real ml-100k; a DatasetError when it is absent or MINIGRAD_DATA is 'synthetic'."""
-    from .datasets import load_movielens
-
-    return load_movielens("ml-100k", _real_root("deepfm", "ml-100k", "ml-100k", root))
+    return _ml100k("deepfm", root)
 
 
 def deepfm_parties(ml, seed=0, dtype=np.float32, aggregation="concat", lr=1e-3):
@@ -1027,12 +1026,7 @@ def bench_deepfm(ml, steps=300, warmup=30, repeats=5, batch_size=128, seed=0,
 
 
 def _run_deepfm(args, out):
-    from .datasets import DatasetError
-
-    try:
-        ml = _deepfm_data()
-    except DatasetError as e:
-        raise WorkloadError(str(e)) from e
+    ml = _or_refuse(_deepfm_data)
     steps = 60 * args.repeats  # 300 by default
     return bench_deepfm(ml, steps=steps, warmup=min(30, steps), repeats=args.repeats,
                         profile_steps=min(100, steps), out=out)
@@ -1619,12 +1613,7 @@ def bench_scaling(out=None, docs_dir=None, which=("fedrecon", "deepfm", "spam"),
 
 
 def _run_scaling(args, out):
-    from .datasets import DatasetError
-
-    try:
-        return bench_scaling(out=out, docs_dir=args.docs_dir)
-    except DatasetError as e:
-        raise WorkloadError(str(e)) from e
+    return _or_refuse(bench_scaling, out=out, docs_dir=args.docs_dir)
 
 
 WORKLOADS["scaling"] = _run_scaling
