@@ -384,3 +384,29 @@ def test_mlp_on_a_synthetic_corpus_beats_chance():
         spam.shuffled_epoch(model, data.X_train, data.y_train, opt, batch_size=64, rng=gen)
 
     assert spam.model_accuracy(model, data.X_test, data.y_test) > 0.8
+
+
+def test_rows_touched_counts_distinct_non_padding_ids_over_clients():
+    from minigrad.recipes import spam
+
+    a = np.array([[3, 1, 0, 0], [3, 2, 0, 0]])
+    b = np.array([[5, 2, 0, 0]])
+    assert spam.rows_touched(a) == 3
+    assert spam.rows_touched(a, b) == 4
+
+
+def test_book_update_fn_is_one_book_epoch_through_client_update():
+    from minigrad.recipes import spam
+
+    rng = np.random.default_rng(0)
+    X = rng.integers(1, 20, size=(1000, 5))  # two full batches: the book skips a partial one
+    y = rng.integers(0, 2, size=(1000, 1)).astype(np.float32)
+    model = spam.spam_model(20)
+    start = model.state_dict()
+    sent, num_examples = spam.book_update_fn(model)(start, (X, y))
+    expected_model = spam.spam_model(20)
+    expected_model.load_state_dict(start)
+    spam.train_epoch(expected_model, X, y)
+    np.testing.assert_array_equal(sent["weight"], expected_model.state_dict()["weight"])
+    assert not np.array_equal(sent["weight"], start["weight"])
+    assert num_examples == 1000

@@ -431,3 +431,27 @@ def model_accuracy(model, X, y, batch_size=1000):
             z = model(_trim(X[start:start + batch_size])).data
             correct += int(((z > 0) == (y[start:start + batch_size] > 0.5)).sum())
     return correct / len(X)
+
+
+def rows_touched(*X_clients, padding_idx=PAD_INDEX):
+    """Distinct word rows used by the given clients' (N, max_len) id arrays, padding excluded.
+
+    These are the embedding rows a round's updates can change: what notebook 02's
+    row-diff attack reads, and what an encrypted or masked upload must still cover.
+    """
+    ids = np.unique(np.concatenate([np.asarray(X).ravel() for X in X_clients]))
+    return int((ids != padding_idx).sum())
+
+
+def book_update_fn(model):
+    """The book's local step as a FedAvg update function: ``(params, (X, y)) -> (params, n)``.
+
+    Loads ``params`` into ``model`` (the object every client trains in turn) and runs
+    one ``train_epoch`` (batch 500, SGD 0.01, the book's summed MSE) on the client's rows.
+    """
+    from ..federated import client_update
+
+    def update(params, data):
+        return client_update(model, params, lambda m, xy: train_epoch(m, *xy), data)
+
+    return update
