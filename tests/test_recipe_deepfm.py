@@ -162,7 +162,8 @@ def test_train_records_metrics_and_bytes_per_epoch(data):
     # Assert
     assert [r["epoch"] for r in history] == [1, 2, 3]
     for record in history:
-        assert set(record) == {"epoch", "train_loss", "seconds", "bytes", "val", "test"}
+        assert set(record) == {"epoch", "lr", "train_loss", "seconds", "bytes", "val", "test"}
+        assert record["lr"] is None                                 # the optimizers' own
         assert set(record["test"]) == {"loss", "auc", "precision", "recall", "accuracy"}
         expected = deepfm.epoch_bytes(None, len(data.train), alice.model.hidden_dim, 64)
         assert record["bytes"] == {"alice_to_bob": expected, "bob_to_alice": expected}
@@ -196,6 +197,77 @@ def test_train_is_deterministic_and_checks_num_epochs(data):
     assert runs[0]["test"] == runs[1]["test"]
     with pytest.raises(ValueError, match="num_epochs"):
         deepfm.train(deepfm.SplitModel(*small_parties(data)), data, 0)
+
+
+def test_linear_decay_falls_by_equal_steps_towards_zero():
+    np.testing.assert_allclose(deepfm.linear_decay(3e-3, 5), [3e-3, 2.4e-3, 1.8e-3, 1.2e-3, 6e-4])
+    assert deepfm.linear_decay(0.1, 1) == [0.1]
+    with pytest.raises(ValueError, match="num_epochs"):
+        deepfm.linear_decay(1e-3, 0)
+    with pytest.raises(ValueError, match="lr must be positive"):
+        deepfm.linear_decay(0.0, 3)
+
+
+@pytest.mark.parametrize("kind", ["split", "centralized"])
+def test_train_with_lrs_sets_each_epochs_step_size(data, kind):
+    # Arrange: a constant schedule must equal building Adam with that step size
+    def model(lr):
+        alice, bob = small_parties(data, lr=lr)
+        return deepfm.SplitModel(alice, bob) if kind == "split" else \
+            deepfm.JointModel.centralized(alice, bob, lr=lr)
+    scheduled, built = model(1e-3), model(5e-3)
+    # Act
+    h_sched = deepfm.train(scheduled, data, 2, batch_size=32, seed=1, lrs=[5e-3, 5e-3])
+    h_built = deepfm.train(built, data, 2, batch_size=32, seed=1)
+    decayed = model(1e-3)
+    h_decay = deepfm.train(decayed, data, 2, batch_size=32, seed=1,
+                           lrs=deepfm.linear_decay(5e-3, 2))
+    # Assert
+    assert [r["lr"] for r in h_sched] == [5e-3, 5e-3]
+    assert [r["test"] for r in h_sched] == [r["test"] for r in h_built]
+    assert [r["lr"] for r in h_decay] == [5e-3, 2.5e-3]
+    assert h_decay[0]["test"] == h_sched[0]["test"]             # same first epoch
+    assert h_decay[1]["test"] != h_sched[1]["test"]             # a smaller second step
+    optimizers = [decayed.alice.optimizer, decayed.bob.optimizer] if kind == "split" else \
+        [decayed.optimizer]
+    assert all(o.alpha == 2.5e-3 for o in optimizers)
+
+
+def test_train_rejects_a_short_schedule_and_empty_parts(data):
+    model = deepfm.SplitModel(*small_parties(data))
+    with pytest.raises(ValueError, match="lrs has 1 step sizes for 2 epochs"):
+        deepfm.train(model, data, 2, lrs=[1e-3])
+    with pytest.raises(ValueError, match="'val' rows are empty"):
+        deepfm.train(model, data.refit(), 1)
+
+
+def test_refit_gives_the_validation_rows_back_to_training(data):
+    # Act
+    refit = data.refit()
+    # Assert
+    np.testing.assert_array_equal(refit.train, np.sort(np.concatenate([data.train, data.val])))
+    assert len(refit.val) == 0 and refit.val.dtype == np.int64
+    np.testing.assert_array_equal(refit.test, data.test)
+    assert refit.user is data.user and refit.item is data.item and refit.y is data.y
+    history = deepfm.train(deepfm.SplitModel(*small_parties(refit)), refit, 1, parts=("test",))
+    assert set(history[0]) >= {"test"} and "val" not in history[0]
+
+
+def test_validate_schedules_scores_validation_only(data):
+    # Arrange: a copy of the data without test rows; scoring them would raise
+    no_test = deepfm.DeepFMData(data.name, data.user, data.item, data.y, data.train, data.val,
+                                np.zeros(0, dtype=np.int64))
+    schedules = {"constant": [2e-3, 2e-3], "decay": deepfm.linear_decay(2e-3, 2)}
+    # Act
+    out = deepfm.validate_schedules(no_test, schedules, 2, seeds=(0, 1), batch_size=32,
+                                    **SMALL)
+    # Assert
+    assert set(out) == set(schedules) and out["decay"].shape == (2, 2)
+    again = deepfm.train(deepfm.SplitModel(*deepfm.make_parties(no_test, seed=1, **SMALL)),
+                         no_test, 2, 32, seed=1, parts=("val",), lrs=schedules["decay"])
+    np.testing.assert_array_equal(out["decay"][1], [r["val"]["auc"] for r in again])
+    assert out["constant"][0, 0] == out["decay"][0, 0]           # same first epoch
+    assert not np.array_equal(out["constant"][0], out["decay"][0])
 
 
 def test_best_epoch_is_chosen_on_the_named_part():
@@ -274,6 +346,18 @@ def test_compression_runs_count_the_bytes_their_codecs_send(data):
     assert squeezed == {"alice_to_bob": deepfm.epoch_bytes("int8", n, width, 64),
                         "bob_to_alice": deepfm.epoch_bytes("topk:0.25", n, width, 64)}
     assert runs["int8 up, top-25% down"][0]["test"] != plain[0]["test"]
+
+
+def test_compression_runs_pass_the_schedule_and_the_parts_to_train(data):
+    # Act
+    runs = deepfm.compression_runs(data, 2, {"plain": (None, None)}, seed=0, batch_size=64,
+                                   lrs=[3e-3, 1e-3], parts=("val",), **SMALL)
+    plain = deepfm.train(deepfm.SplitModel(*deepfm.make_parties(data, seed=0, **SMALL)), data,
+                         2, batch_size=64, seed=0, parts=("val",), lrs=[3e-3, 1e-3])
+    # Assert
+    assert [r["lr"] for r in runs["plain"]] == [3e-3, 1e-3]
+    assert "test" not in runs["plain"][0]
+    assert [r["val"] for r in runs["plain"]] == [r["val"] for r in plain]
 
 
 def test_the_default_variants_name_real_codecs():

@@ -116,3 +116,25 @@ def test_three_party_training_sends_one_message_each_way_per_feature_party(data)
         assert channel.messages[(name, "bob")] == channel.messages[("bob", name)] == steps
         assert channel.bytes_sent(name, "bob") == 3 * len(data.train) * 8 * 4
     assert nb04.evaluate_many([alice, carol], bob, data.train)["loss"] < before
+
+
+# ---------------------------------------------------------------------------
+# exercise 4: top-k in one direction at a time
+# ---------------------------------------------------------------------------
+def test_one_way_topk_sparsifies_only_the_named_direction(data):
+    # Act
+    runs = nb04.one_way_topk(data, 2, fraction=0.25, seed=0, batch_size=32,
+                             lrs=deepfm.linear_decay(3e-3, 2), **SMALL)
+    # Assert
+    width, n = 4 + 3 + 1, len(data.train)
+    full = deepfm.epoch_bytes(None, n, width, 32)
+    sparse = deepfm.epoch_bytes("topk:0.25", n, width, 32)
+    assert sparse < full
+    assert runs["float32"][0]["bytes"] == {"alice_to_bob": full, "bob_to_alice": full}
+    assert runs["top-k gradients"][0]["bytes"] == {"alice_to_bob": full, "bob_to_alice": sparse}
+    assert runs["top-k cut tensors"][0]["bytes"] == {"alice_to_bob": sparse, "bob_to_alice": full}
+    assert all("test" not in r for h in runs.values() for r in h)     # validation only
+    assert runs["top-k gradients"][1]["val"] != runs["float32"][1]["val"]
+    assert runs["top-k cut tensors"][1]["val"] != runs["float32"][1]["val"]
+    with pytest.raises(ValueError, match="fraction"):
+        nb04.one_way_topk(data, 1, fraction=1.0)

@@ -6,10 +6,14 @@
     central = JointModel.centralized(alice, bob)         # the same weights, in one graph
     history = train(split_model, data, num_epochs=5, seed=0)
     best = best_epoch(history)                           # chosen on the validation rows
+    refit = data.refit()                                 # validation rows back to training
+    final = train(SplitModel(*make_parties(refit, seed=0)), refit, best["epoch"],
+                  parts=("test",))                       # the final model, scored on test
 
 Rows are split once: a random ``test_fraction`` is held out for testing, and a
 validation slice (``val_fraction`` of the remaining rows) is carved from training, so
-the epoch is chosen without looking at the test rows. Every model here trains with
+the epoch is chosen without looking at the test rows; ``refit`` then gives the
+validation rows back to training for the final model. Every model here trains with
 Adam on shuffled batches drawn from ``np.random.default_rng(seed)``: models built from
 the same seed start from the same weights and see the same batches, so differences
 between them come from the model, not the draw.
@@ -40,6 +44,8 @@ __all__ = [
     "SplitModel",
     "JointModel",
     "train",
+    "linear_decay",
+    "validate_schedules",
     "best_epoch",
     "gradient_equivalence",
     "message_bytes",
@@ -86,6 +92,17 @@ class DeepFMData:
         if part not in ("train", "val", "test"):
             raise ValueError(f"part must be 'train', 'val' or 'test', got {part!r}")
         return getattr(self, part)
+
+    def refit(self):
+        """The same rows with the validation slice given back to training: train = train
+        and val together (sorted), val empty, test unchanged.
+
+        For the final model, once validation has chosen the settings and the epoch count:
+        it then learns from every row that is not a test row.
+        """
+        train = np.sort(np.concatenate([self.train, self.val]))
+        return DeepFMData(self.name, self.user, self.item, self.y, train,
+                          np.zeros(0, dtype=np.int64), self.test)
 
     def __repr__(self):
         share = {p: f"{len(self.rows(p)):,}" + (f" ({self.y[self.rows(p)].mean():.3f} positive)"
@@ -158,6 +175,10 @@ class SplitModel:
         self.channel = split.Channel()
         self.eval_channel = split.Channel()
 
+    def set_lr(self, lr):
+        """Set both parties' step size (each owns its optimizer; they agree on a schedule)."""
+        self.alice.optimizer.alpha = self.bob.optimizer.alpha = float(lr)
+
     def train_epoch(self, rows, batch_size=128, rng=None):
         """One pass over ``rows`` in (shuffled, with ``rng``) batches: mean batch loss."""
         return split.train_epoch(self.alice, self.bob, rows, batch_size, rng, self.channel)
@@ -208,6 +229,10 @@ class JointModel:
                           dtype=dtype)
         return cls(CentralizedDeepFM([copy.deepcopy(base)], fuse), [X], y, lr)
 
+    def set_lr(self, lr):
+        """Set the optimizer's step size."""
+        self.optimizer.alpha = float(lr)
+
     def train_epoch(self, rows, batch_size=128, rng=None):
         """One pass over ``rows`` in (shuffled, with ``rng``) batches: mean batch loss."""
         losses = []
@@ -234,26 +259,53 @@ class JointModel:
 # ---------------------------------------------------------------------------
 # training: per-epoch metrics on validation and test rows
 # ---------------------------------------------------------------------------
+def linear_decay(lr, num_epochs):
+    """Per-epoch step sizes falling linearly from ``lr`` towards 0 over ``num_epochs``:
+    epoch e (1-based) trains with lr * (1 - (e - 1) / num_epochs).
+
+    linear_decay(3e-3, 5) -> [0.003, 0.0024, 0.0018, 0.0012, 0.0006]. Large steps early
+    move fast; small steps late settle, instead of bouncing around the minimum at a
+    constant step. A schedule belongs to the training run, so it is chosen on validation
+    like any other setting (``validate_schedules``).
+    """
+    if int(num_epochs) != num_epochs or num_epochs < 1:
+        raise ValueError(f"linear_decay: num_epochs must be a positive integer, got {num_epochs}")
+    if not lr > 0:
+        raise ValueError(f"linear_decay: lr must be positive, got {lr}")
+    n = int(num_epochs)
+    return [lr * (1.0 - e / n) for e in range(n)]
+
+
 def train(model, data, num_epochs, batch_size=128, seed=0, parts=("val", "test"),
-          threshold=0.5):
+          threshold=0.5, lrs=None):
     """Train ``model`` (SplitModel or JointModel) on data.train; -> one record per epoch.
 
-    Batches are shuffled each epoch by np.random.default_rng(seed). After each epoch the
-    model is scored on every part in ``parts`` (metrics.binary_metrics: loss, auc,
-    precision, recall, accuracy). Record: {'epoch', 'train_loss', 'val', 'test',
-    'seconds'} and, for a SplitModel, 'bytes' {'alice_to_bob', 'bob_to_alice'} sent
-    during that epoch's training.
+    Batches are shuffled each epoch by np.random.default_rng(seed). ``lrs``: one step
+    size per epoch (e.g. ``linear_decay(3e-3, 5)``; at least ``num_epochs`` of them), or
+    None to keep the optimizers' own. After each epoch the model is scored on every part
+    in ``parts`` (metrics.binary_metrics: loss, auc, precision, recall, accuracy).
+    Record: {'epoch', 'lr', 'train_loss', 'val', 'test', 'seconds'} and, for a
+    SplitModel, 'bytes' {'alice_to_bob', 'bob_to_alice'} sent during that epoch's training.
     """
     if int(num_epochs) != num_epochs or num_epochs < 1:
         raise ValueError(f"num_epochs must be a positive integer, got {num_epochs}")
+    if lrs is not None and len(lrs) < num_epochs:
+        raise ValueError(f"train: lrs has {len(lrs)} step sizes for {num_epochs} epochs")
+    for part in parts:
+        if len(data.rows(part)) == 0:
+            raise ValueError(f"train: the '{part}' rows are empty (after refit(), score "
+                             f"parts=('test',))")
     rng = np.random.default_rng(seed)
     history = []
     for epoch in range(1, int(num_epochs) + 1):
+        if lrs is not None:
+            model.set_lr(lrs[epoch - 1])
         if model.kind == "split":
             model.channel.reset()
         t0 = time.perf_counter()
         loss = model.train_epoch(data.train, batch_size, rng)
-        record = {"epoch": epoch, "train_loss": loss, "seconds": time.perf_counter() - t0}
+        record = {"epoch": epoch, "lr": None if lrs is None else float(lrs[epoch - 1]),
+                  "train_loss": loss, "seconds": time.perf_counter() - t0}
         if model.kind == "split":
             record["bytes"] = {"alice_to_bob": model.channel.bytes_sent("alice", "bob"),
                                "bob_to_alice": model.channel.bytes_sent("bob", "alice")}
@@ -263,6 +315,26 @@ def train(model, data, num_epochs, batch_size=128, seed=0, parts=("val", "test")
                                                   threshold)
         history.append(record)
     return history
+
+
+def validate_schedules(data, schedules, num_epochs, seeds=(0,), batch_size=128, **kw):
+    """Validation AUC per epoch of the split model under each step-size schedule.
+
+    schedules: {name: per-epoch step sizes (a list, e.g. ``linear_decay(2e-3, 5)``)}.
+    For each schedule and seed, a fresh ``make_parties(data, seed, **kw)`` is trained
+    ``num_epochs`` epochs and scored on the validation rows only: the test rows are
+    never touched. -> {name: array (len(seeds), num_epochs) of validation AUCs}.
+    """
+    out = {}
+    for name, lrs in schedules.items():
+        aucs = []
+        for seed in seeds:
+            alice, bob = make_parties(data, seed=seed, **kw)
+            history = train(SplitModel(alice, bob), data, num_epochs, batch_size, seed,
+                            parts=("val",), lrs=lrs)
+            aucs.append([r["val"]["auc"] for r in history])
+        out[name] = np.array(aucs)
+    return out
 
 
 def best_epoch(history, part="val", metric="auc"):
@@ -365,16 +437,19 @@ COMPRESSION_VARIANTS = {
 """name -> (alice's codec for the cut tensors, bob's codec for the gradients)."""
 
 
-def compression_runs(data, num_epochs, variants=None, seed=0, batch_size=128, **kw):
+def compression_runs(data, num_epochs, variants=None, seed=0, batch_size=128, lrs=None,
+                     parts=("val", "test"), **kw):
     """Train the split model once per codec pair: -> {name: history} (see ``train``).
 
     variants: {name: (alice's codec, bob's codec)}, default ``COMPRESSION_VARIANTS``.
     Every run starts from make_parties(data, seed) and sees the same batches, so the
-    runs differ only by their codecs. ``kw`` goes to ``make_parties``.
+    runs differ only by their codecs. ``lrs`` (per-epoch step sizes) and ``parts`` (what
+    is scored after each epoch) go to ``train``; ``kw`` to ``make_parties``.
     """
     variants = COMPRESSION_VARIANTS if variants is None else variants
     runs = {}
     for name, codecs in variants.items():
         alice, bob = make_parties(data, seed=seed, codecs=codecs, **kw)
-        runs[name] = train(SplitModel(alice, bob), data, num_epochs, batch_size, seed)
+        runs[name] = train(SplitModel(alice, bob), data, num_epochs, batch_size, seed,
+                           parts=parts, lrs=lrs)
     return runs

@@ -6,6 +6,8 @@
    ratings instead of a random fifth, and count the users and movies training never saw.
 3. ``split_fields`` + ``three_parties`` + ``train_epoch_many`` / ``predict_many``: a third
    party, carol, holds alice's age and occupation columns; bob talks to both.
+4. ``one_way_topk``: top-k sparsification in one direction at a time (bob's gradients
+   only, alice's cut tensors only), to see which direction needs the precision.
 """
 
 from dataclasses import replace
@@ -19,7 +21,7 @@ from ..recipes import deepfm
 
 __all__ = ["sum_aggregation", "time_split_rows", "prepare_by_time", "unseen_share",
            "split_fields", "three_parties", "train_step_many", "train_epoch_many",
-           "predict_many", "evaluate_many"]
+           "predict_many", "evaluate_many", "one_way_topk"]
 
 
 # ---------------------------------------------------------------------------
@@ -145,3 +147,22 @@ def predict_many(parties, bob, rows, channel=None):
 def evaluate_many(parties, bob, rows):
     """metrics.binary_metrics of the several-party model on ``rows``."""
     return metrics.binary_metrics(bob.labels(rows), predict_many(parties, bob, rows))
+
+
+# ---------------------------------------------------------------------------
+# 4. top-k in one direction at a time
+# ---------------------------------------------------------------------------
+def one_way_topk(data, num_epochs, fraction=0.1, seed=0, batch_size=128, lrs=None, **kw):
+    """Split runs with top-k (``fraction`` of the entries) on one side only, and none.
+
+    -> {'float32': history, 'top-k gradients': history, 'top-k cut tensors': history}
+    (``deepfm.train`` records, scored on the validation rows only). All three start from
+    ``make_parties(data, seed, **kw)`` and see the same batches and step sizes ``lrs``.
+    """
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f"one_way_topk: fraction must lie in (0, 1), got {fraction}")
+    topk = f"topk:{fraction:g}"
+    variants = {"float32": (None, None), "top-k gradients": (None, topk),
+                "top-k cut tensors": (topk, None)}
+    return deepfm.compression_runs(data, num_epochs, variants, seed=seed,
+                                   batch_size=batch_size, lrs=lrs, parts=("val",), **kw)
