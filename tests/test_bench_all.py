@@ -109,6 +109,13 @@ def test_performance_table_has_a_row_per_figure_and_judges_the_goals():
     assert "Machine: 2 cores." in table
 
 
+def test_performance_table_names_the_email_count_the_data_bench_loaded():
+    figures = {"data": {"ml100k_load_s": 0.5, "enron_load_s": 0.6, "enron_tokenize_index_s": 2.0,
+                        "enron_emails": 33715}}
+    table = bench.performance_table(figures)
+    assert "| load Enron-Spam (33,715 emails) | 0.60 s |" in table
+
+
 def test_update_readme_replaces_only_the_marked_block(tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text("a\n<!-- perf-table:start -->\nold\n<!-- perf-table:end -->\nb\n")
