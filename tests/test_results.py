@@ -46,6 +46,14 @@ def test_notebook_01_reproduces_the_book_within_0_3_points():
                                atol=0.003)
 
 
+def test_notebook_01_improved_recipe_meets_the_goal_and_keeps_its_first_look():
+    # issue 4: >= 98.5 % on the book's test set; the recipe chosen first (7.6) stays reported
+    figures = results.read_results(NOTEBOOKS / "01_fedavg_spam.ipynb")
+    assert figures["improved_test_acc"] >= 0.985
+    assert figures["improved_first_look_test_acc"] < figures["improved_test_acc"]
+    assert figures["improved_ham_weight"] == 3.0
+
+
 def test_notebook_02_recovers_exactly_bobs_words():
     figures = results.read_results(NOTEBOOKS / "02_password_leakage.ipynb")
     assert sorted(figures["recovered_words"]) == sorted(["my", "computer", "password", "is",

@@ -212,6 +212,45 @@ def test_search_recipes_runs_every_recipe_on_the_holdout(corpus_and_data):
     np.testing.assert_array_equal(found["book"][0], found["book"][1])  # no randomness in it
 
 
+def test_validation_curves_by_class_count_each_classs_errors(corpus_and_data):
+    _, data = corpus_and_data
+    fit_data, val_data = holdout(corpus_and_data)
+    setup = nb01.recipe_setup("linear", len(data.vocab), alpha=1.0, optimizer="sgd",
+                              batch_size=32)
+
+    found = nb01.validation_curves(setup, fit_data, val_data, num_epochs=2, seeds=(0, 1),
+                                   by_class=True)
+    plain = nb01.validation_curves(setup, fit_data, val_data, num_epochs=2, seeds=(0, 1))
+
+    np.testing.assert_array_equal(found["accuracy"], plain)
+    errors = found["ham_flagged"] + found["spam_missed"]
+    np.testing.assert_allclose(1.0 - errors / len(val_data[1]), plain, atol=1e-12)
+
+
+def test_ham_weight_trades_missed_spam_for_flagged_ham(corpus_and_data):
+    # Arrange: the same seeded runs, ham weighted 1 and 20 times a spam row
+    _, data = corpus_and_data
+    fit_data, val_data = holdout(corpus_and_data)
+    kw = dict(alpha=0.01, batch_size=32, dim=4, hidden=4, min_count=2)
+    runs = {w: nb01.validation_curves(nb01.recipe_setup("mlp", len(data.vocab), ham_weight=w,
+                                                        **kw),
+                                      fit_data, val_data, num_epochs=1, seeds=(0, 1, 2),
+                                      by_class=True)
+            for w in (1.0, 20.0)}
+    # Assert: fewer ham emails flagged, at least as many spam emails missed
+    assert runs[20.0]["ham_flagged"].sum() < runs[1.0]["ham_flagged"].sum()
+    assert runs[20.0]["spam_missed"].sum() >= runs[1.0]["spam_missed"].sum()
+    with pytest.raises(ValueError, match="ham_weight needs"):
+        nb01.recipe_setup("book", 10, alpha=0.1, ham_weight=2.0)
+
+
+def test_ham_weight_grid_is_the_chosen_mlp_with_five_weights():
+    weights = [kw["ham_weight"] for _, kw in nb01.HAM_WEIGHT_GRID.values()]
+    assert weights == [1.0, 2.0, 3.0, 4.0, 8.0]
+    assert all(kind == "mlp" and kw["dim"] == 8 and kw["hidden"] == 32 and kw["min_count"] == 2
+               for kind, kw in nb01.HAM_WEIGHT_GRID.values())
+
+
 def test_recipe_setup_rejects_unknown_kinds_and_optimizers():
     with pytest.raises(ValueError, match="kind must be"):
         nb01.recipe_setup("forest", 10, alpha=0.1)

@@ -326,6 +326,46 @@ def test_shuffled_epoch_in_order_matches_a_hand_loop_at_full_width(rng):
         np.testing.assert_allclose(trained.state_dict()[name], value, rtol=1e-10, atol=1e-12)
 
 
+def test_shuffled_epoch_class_weight_is_a_weighted_mean_of_the_row_losses(rng):
+    # Arrange: one batch, in order; ham rows weigh 3, spam rows 1
+    X, y = toy_rows(10, rng)
+    weighted = spam.spam_mlp(30, dim=3, hidden=4, rng=1, dtype=np.float64)
+    by_hand = spam.spam_mlp(30, dim=3, hidden=4, rng=1, dtype=np.float64)
+    opt_a = optim.SGD(weighted.get_parameters(), alpha=0.5)
+    opt_b = optim.SGD(by_hand.get_parameters(), alpha=0.5)
+    w = np.where(y > 0.5, 1.0, 3.0)
+    # Act
+    spam.shuffled_epoch(weighted, X, y, opt_a, batch_size=10, class_weight={0: 3.0, 1: 1.0})
+    rows = nn.BCELoss(reduction="none")(by_hand(X), Tensor(y))
+    (rows * Tensor(w / w.sum())).sum().backward()
+    opt_b.step()
+    # Assert
+    for name, value in by_hand.state_dict().items():
+        np.testing.assert_allclose(weighted.state_dict()[name], value, rtol=1e-10, atol=1e-12)
+
+
+def test_shuffled_epoch_equal_class_weights_are_the_plain_mean(rng):
+    X, y = toy_rows(40, rng)
+    models = [spam.spam_mlp(30, dim=3, hidden=4, rng=1, dtype=np.float64) for _ in range(3)]
+    for model, cw in zip(models, [None, {0: 2.0, 1: 2.0}, {0: 5.0, 1: 1.0}], strict=True):
+        spam.shuffled_epoch(model, X, y, optim.Adam(model.get_parameters(), alpha=0.01),
+                            batch_size=16, rng=np.random.default_rng(0), class_weight=cw)
+    plain, equal, ham_heavy = (m.state_dict() for m in models)
+    for name in plain:
+        np.testing.assert_allclose(equal[name], plain[name], rtol=1e-9, atol=1e-12)
+    assert not np.allclose(ham_heavy["out.bias"], plain["out.bias"])
+
+
+@pytest.mark.parametrize("bad", [{0: 1.0}, {0: 0.0, 1: 1.0}, {0: 1.0, 1: -2.0},
+                                 {"ham": 1.0, "spam": 1.0}])
+def test_shuffled_epoch_rejects_bad_class_weights(rng, bad):
+    X, y = toy_rows(8, rng)
+    model = spam.spam_mlp(30, dim=2, hidden=2, rng=0)
+    with pytest.raises(ValueError, match="class_weight must map both labels 0"):
+        spam.shuffled_epoch(model, X, y, optim.SGD(model.get_parameters(), alpha=0.1),
+                            class_weight=bad)
+
+
 def test_shuffled_epoch_with_buckets_is_reproducible_and_learns(rng):
     X, y = toy_rows(200, rng)
 

@@ -392,7 +392,21 @@ def _trim(X, padding_idx=PAD_INDEX):
     return X[:, :max(width, 1)]
 
 
-def shuffled_epoch(model, X, y, optimizer, *, batch_size=500, rng=None, bucket=True):
+def _class_weights(class_weight, y, dtype):
+    """Per-row weights (len(y), 1) from {0: w0, 1: w1}; None stays None."""
+    if class_weight is None:
+        return None
+    if set(class_weight) != {0, 1} or not all(float(w) > 0 for w in class_weight.values()):
+        raise ValueError(f"class_weight must map both labels 0 (ham) and 1 (spam) to a "
+                         f"positive weight, got {class_weight!r}")
+    labels = np.asarray(y).reshape(len(y), -1)[:, :1]
+    if not np.isin(labels, (0, 1)).all():
+        raise ValueError("class_weight needs labels y of exactly 0 and 1")
+    return np.where(labels > 0.5, float(class_weight[1]), float(class_weight[0])).astype(dtype)
+
+
+def shuffled_epoch(model, X, y, optimizer, *, batch_size=500, rng=None, bucket=True,
+                   class_weight=None):
     """One epoch of cross-entropy (from logits) training of any ``model`` mapping
     (B, L) ids to (B, 1) logits (``LinearSpamModel``, ``SpamMLP``), one
     ``optimizer.step()`` per batch.
@@ -403,6 +417,11 @@ def shuffled_epoch(model, X, y, optimizer, *, batch_size=500, rng=None, bucket=T
     emails of similar length. Each batch is cut to its longest row, which gives
     the same result as the full width (padding adds nothing) but gathers and
     scatters ~4x fewer rows on Enron. Every row is used; returns len(X).
+
+    ``class_weight`` ({0: ham weight, 1: spam weight}, both > 0) makes each batch's loss
+    the weighted mean sum(w_i l_i) / sum(w_i), so a ham email flagged as spam costs
+    ``class_weight[0] / class_weight[1]`` times as much as a missed spam; None is the
+    plain mean.
     """
     X = np.asarray(X)
     n = len(X)
@@ -413,11 +432,15 @@ def shuffled_epoch(model, X, y, optimizer, *, batch_size=500, rng=None, bucket=T
         starts = np.arange(0, n, batch_size)[rng.permutation(-(-n // batch_size))]
     else:
         starts = np.arange(0, n, batch_size)
-    criterion = nn.BCELoss(reduction="mean")
     dtype = model.get_parameters()[0].data.dtype
+    weights = _class_weights(class_weight, y, dtype)
+    criterion = nn.BCELoss(reduction="mean" if weights is None else "none")
     for start in starts:
         idx = order[start:start + batch_size]
         loss_value = criterion(model(_trim(X[idx])), Tensor(y[idx], dtype=dtype))
+        if weights is not None:
+            w = weights[idx]
+            loss_value = (loss_value * Tensor(w / w.sum(), dtype=dtype)).sum()
         loss_value.backward()
         optimizer.step()
     return n

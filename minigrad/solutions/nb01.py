@@ -18,7 +18,7 @@ from ..recipes import spam
 
 __all__ = ["sparse_update", "apply_sparse_updates", "sparse_num_bytes", "cast_update",
            "local_epochs_update", "fedavg_curve", "recipe_setup", "validation_curves",
-           "search_recipes", "LARGER_GRID"]
+           "search_recipes", "LARGER_GRID", "HAM_WEIGHT_GRID"]
 
 
 def sparse_update(sent, received):
@@ -117,7 +117,7 @@ def fedavg_curve(server, clients, update_fn, num_rounds, evaluate, **round_kw):
 # 4. seeds and the choice of recipe
 # ---------------------------------------------------------------------------
 def recipe_setup(kind, vocab_size, *, alpha, batch_size=100, loss="bce", dim=16, hidden=32,
-                 min_count=1, optimizer="adam", power=0):
+                 min_count=1, optimizer="adam", power=0, ham_weight=1.0):
     """A candidate recipe as ``setup(X, y, rows, rng) -> (train_one_epoch, score)``.
 
     kind: ``"book"`` (``spam_model`` trained in order by ``train_epoch``, SGD ``alpha``,
@@ -125,13 +125,19 @@ def recipe_setup(kind, vocab_size, *, alpha, batch_size=100, loss="bce", dim=16,
     (``spam_mlp(dim, hidden)``); the last two learn from cross-entropy in shuffled
     batches of ``batch_size`` (``shuffled_epoch``) with Adam ``alpha`` (``optimizer="sgd"``:
     SGD). ``min_count`` > 1 keeps only the words found in that many training emails
-    (``rows`` are their corpus positions, one per row of ``X``).
+    (``rows`` are their corpus positions, one per row of ``X``). ``ham_weight`` != 1
+    weighs ham rows that much more than spam rows in each batch's loss
+    (``shuffled_epoch(class_weight=...)``; linear and MLP recipes only).
     ``score(X, y)`` is the accuracy on other emails.
     """
     if kind not in ("book", "linear", "mlp"):
         raise ValueError(f"recipe_setup: kind must be 'book', 'linear' or 'mlp', got {kind!r}")
     if optimizer not in ("adam", "sgd"):
         raise ValueError(f"recipe_setup: optimizer must be 'adam' or 'sgd', got {optimizer!r}")
+    if ham_weight != 1.0 and kind == "book":
+        raise ValueError("recipe_setup: ham_weight needs a 'linear' or 'mlp' recipe "
+                         "(the book's loop has no class weights)")
+    class_weight = None if ham_weight == 1.0 else {0: float(ham_weight), 1: 1.0}
 
     def setup(X, y, rows, rng):
         word_map = np.arange(vocab_size)
@@ -156,7 +162,8 @@ def recipe_setup(kind, vocab_size, *, alpha, batch_size=100, loss="bce", dim=16,
                                                                   alpha=alpha)
 
         def train_one_epoch():
-            spam.shuffled_epoch(model, X_small, y, opt, batch_size=batch_size, rng=rng)
+            spam.shuffled_epoch(model, X_small, y, opt, batch_size=batch_size, rng=rng,
+                                class_weight=class_weight)
 
         def score(X_eval, y_eval):
             return spam.model_accuracy(model, spam.remap_words(X_eval, word_map), y_eval)
@@ -164,18 +171,27 @@ def recipe_setup(kind, vocab_size, *, alpha, batch_size=100, loss="bce", dim=16,
     return setup
 
 
-def validation_curves(setup, fit_data, val_data, num_epochs, seeds=(0, 1, 2)):
+def validation_curves(setup, fit_data, val_data, num_epochs, seeds=(0, 1, 2), by_class=False):
     """Validation accuracy after each epoch, one run per seed: (len(seeds), num_epochs).
 
-    fit_data = (X, y, rows) as ``setup`` takes them; val_data = (X, y).
+    fit_data = (X, y, rows) as ``setup`` takes them; val_data = (X, y). With
+    ``by_class``: {'accuracy': that array, 'ham_flagged': ham emails called spam,
+    'spam_missed': spam emails called ham}, each (len(seeds), num_epochs).
     """
-    curves = np.zeros((len(seeds), num_epochs))
+    X_val, y_val = val_data
+    is_ham = np.asarray(y_val).reshape(len(y_val), -1)[:, 0] < 0.5
+    curves = {key: np.zeros((len(seeds), num_epochs))
+              for key in ("accuracy", "ham_flagged", "spam_missed")}
     for i, seed in enumerate(seeds):
         train_one_epoch, score = setup(*fit_data, np.random.default_rng(seed))
         for epoch in range(num_epochs):
             train_one_epoch()
-            curves[i, epoch] = score(*val_data)
-    return curves
+            curves["accuracy"][i, epoch] = score(X_val, y_val)
+            if by_class:
+                for key, mask in (("ham_flagged", is_ham), ("spam_missed", ~is_ham)):
+                    wrong = (1.0 - score(X_val[mask], y_val[mask])) * mask.sum()
+                    curves[key][i, epoch] = round(wrong)
+    return curves if by_class else curves["accuracy"]
 
 
 def _linear(alpha, batch_size=100, **kw):
@@ -219,19 +235,28 @@ LARGER_GRID = {
 """The recipes of notebook 01's section 7.7 (MLPs keep the words of >= 2 training emails
 unless the name says otherwise; the linear models keep every word)."""
 
+HAM_WEIGHT_GRID = {
+    f"MLP 8/32, ham weight {w:g}": ("mlp", dict(alpha=0.003, dim=8, hidden=32, batch_size=100,
+                                                min_count=2, ham_weight=w))
+    for w in (1.0, 2.0, 3.0, 4.0, 8.0)
+}
+"""Notebook 01's section 7.8: the chosen MLP recipe with ham rows weighted 1 to 8 times a
+spam row in the loss."""
+
 
 def search_recipes(data, corpus, grid=None, num_epochs=10, seeds=(0, 1, 2),
-                   per_class=spam.BOOK_TEST_PER_CLASS):
+                   per_class=spam.BOOK_TEST_PER_CLASS, by_class=False):
     """Every recipe of ``grid`` on ``holdout_like_test``: {name: (len(seeds), num_epochs)}.
 
     data: a ``SpamData`` (notebook 01's ``improved``); grid: {name: (kind, kwargs)}
     for ``recipe_setup`` (default ``LARGER_GRID``); per_class: validation emails per
-    class. Only validation emails are scored; the test set is never touched.
+    class; by_class: also count each class's errors (see ``validation_curves``). Only
+    validation emails are scored; the test set is never touched.
     """
     grid = LARGER_GRID if grid is None else grid
     fit, val = spam.holdout_like_test(data, corpus, per_class=per_class)
     fit_data = (data.X_train[fit], data.y_train[fit], data.train_rows[fit])
     val_data = (data.X_train[val], data.y_train[val])
     return {name: validation_curves(recipe_setup(kind, len(data.vocab), **kw), fit_data,
-                                    val_data, num_epochs, seeds)
+                                    val_data, num_epochs, seeds, by_class)
             for name, (kind, kw) in grid.items()}
