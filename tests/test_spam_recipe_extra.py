@@ -238,6 +238,29 @@ def test_remap_words_drops_rare_words_and_keeps_rows_padded_at_the_end():
     assert Y.shape == X.shape and Y.dtype == np.int64
 
 
+def naive_remap_words(X, word_map):
+    """The per-row reference: map each word, keep the non-padding ones in order, pad."""
+    out = np.zeros_like(X, dtype=np.int64)
+    for i, row in enumerate(X):
+        words = [int(word_map[w]) for w in row if w != 0 and word_map[w] != 0]
+        out[i, :len(words)] = words
+    return out
+
+
+def test_remap_words_equals_the_naive_per_row_loop(rng):
+    # Arrange: rows of random length (some empty, some full), padding also mid-row
+    X = rng.integers(1, 40, size=(60, 12))
+    X[rng.random(X.shape) < 0.3] = 0
+    X[:5] = 0
+    word_map = spam.frequent_word_map(X, vocab_size=40, min_count=4)
+    # Act / Assert
+    np.testing.assert_array_equal(spam.remap_words(X, word_map), naive_remap_words(X, word_map))
+    empty = np.zeros((0, 7), dtype=np.int64)
+    assert spam.remap_words(empty, word_map).shape == (0, 7)
+    with pytest.raises(ValueError, match=r"\(N, max_len\)"):
+        spam.remap_words(np.array([1, 2, 3]), word_map)
+
+
 # ---------------------------------------------------------------------------
 # SpamMLP
 # ---------------------------------------------------------------------------

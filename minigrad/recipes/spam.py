@@ -308,12 +308,22 @@ def remap_words(X, word_map, padding_idx=PAD_INDEX):
     """Apply ``word_map`` to every id and move each row's remaining words to its front.
 
     (N, max_len) -> (N, max_len) int64; words mapped to ``padding_idx`` vanish and
-    the row stays padded at the end, as ``Vocabulary.to_indices`` pads it.
+    the row stays padded at the end, as ``Vocabulary.to_indices`` pads it. Padding
+    stays padding. Only the non-padding ids (about a fifth of Enron's) are gathered and
+    mapped: on this machine a fresh (N, max_len) temporary costs more than the work.
     """
-    Y = word_map[np.asarray(X)]
-    kept = Y != padding_idx
-    out = np.full_like(Y, padding_idx)
-    out[np.arange(Y.shape[1]) < kept.sum(1, keepdims=True)] = Y[kept]
+    X = np.asarray(X)
+    if X.ndim != 2:
+        raise ValueError(f"remap_words: X must be (N, max_len) ids, got shape {X.shape}")
+    n, width = X.shape
+    flat = X.ravel()
+    pos = np.flatnonzero(flat != padding_idx)      # where the words are, row-major
+    ids = word_map[flat[pos]]
+    keep = ids != padding_idx
+    ids = ids[keep]
+    per_row = np.bincount(pos[keep] // width, minlength=n)
+    out = np.zeros((n, width), dtype=np.int64)
+    out[np.arange(width) < per_row[:, None]] = ids  # row-major fill: each row's words, in order
     return out
 
 
