@@ -195,3 +195,28 @@ def test_bench_kernels_runs_and_checks_every_candidate(monkeypatch):
         assert name in text
         assert all(r["seconds"][name] > 0 for r in results)
     assert "default ('auto') uses" in text
+
+
+# issue 8: the speed-ups of the embedding backward and Adam keep every result bit for bit
+@pytest.mark.parametrize("method", ["add_at", "bincount", "bincount_flat", "reduceat", "loop"])
+@pytest.mark.parametrize("dim", [1, 3])
+def test_scatter_add_skip_drops_a_row_and_changes_no_other_bit(method, dim):
+    rng = np.random.default_rng(0)
+    indices = rng.integers(0, 6, size=(40, 9))
+    indices[:, 5:] = 0  # padded at the end, as the spam batches are
+    rows = rng.standard_normal((40, 9, dim)).astype(np.float32)
+
+    full = kernels.scatter_add_rows(indices, rows, 6, method=method)
+    skipped = kernels.scatter_add_rows(indices, rows, 6, method=method, skip=0)
+
+    assert np.array_equal(skipped[0], np.zeros(dim, np.float32))
+    assert np.array_equal(skipped[1:], full[1:])  # same additions, same order
+
+
+def test_scatter_add_skip_of_a_broadcast_gradient_matches_the_loop():
+    indices = np.array([[2, 1, 0, 0], [1, 0, 0, 0]])
+    grad = np.broadcast_to(np.array([[[1.5]], [[10.0]]]), (2, 4, 1))  # what sum(1) hands on
+
+    got = kernels.scatter_add_rows(indices, grad, 3, skip=0)
+
+    assert got.tolist() == [[0.0], [11.5], [1.5]]

@@ -335,3 +335,14 @@ def test_sequential_zero_grad_clears_every_parameter(rng):
     model.zero_grad()
 
     assert all(p.grad is None for p in model.get_parameters())
+
+
+# issue 8: the speed-ups of the embedding backward and Adam keep every result bit for bit
+def test_embedding_with_padding_learns_as_before_and_owns_its_gradient():
+    emb = nn.Embedding(5, 1, padding_idx=0, dtype=np.float32)
+    ids = np.array([[3, 1, 0, 0], [1, 0, 0, 0]])
+
+    emb(ids).sum(1).sum().backward()
+
+    assert emb.weight.grad.tolist() == [[0.0], [2.0], [0.0], [1.0], [0.0]]
+    assert emb.weight.grad.flags.owndata

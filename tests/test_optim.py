@@ -178,3 +178,31 @@ def test_float32_training_reduces_the_loss():
 
     assert loss.dtype == np.float32
     assert losses[-1] < 0.5 * losses[0]
+
+
+# issue 8: the speed-ups of the embedding backward and Adam keep every result bit for bit
+def _textbook_adam(p, g, m, v, step, alpha=1e-2, b1=0.9, b2=0.999, eps=1e-8):
+    m *= b1
+    m += (1.0 - b1) * g
+    v *= b2
+    v += (1.0 - b2) * (g * g)
+    p -= alpha / (1.0 - b1**step) * m / (np.sqrt(v * (1.0 / (1.0 - b2**step))) + eps)
+
+
+@pytest.mark.parametrize("shape", [(7, 3), ()])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_adam_with_buffers_is_the_textbook_update_bit_for_bit(dtype, shape):
+    rng = np.random.default_rng(1)
+    start = np.asarray(rng.standard_normal(shape), dtype=dtype)
+    param = Tensor(start.copy(), autograd=True)
+    opt = optim.Adam([param], alpha=1e-2)
+    p, m, v = start.copy(), np.zeros_like(start), np.zeros_like(start)
+
+    for step in range(1, 31):
+        g = np.asarray(rng.standard_normal(shape) * 10.0 ** rng.uniform(-6, 2), dtype=dtype)
+        param.grad = g.copy()
+        opt.step()
+        _textbook_adam(p, g, m, v, step)
+
+    assert np.array_equal(param.data, p)
+    assert opt.state[id(param)][0] == 30

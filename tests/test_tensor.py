@@ -405,3 +405,14 @@ def test_int_data_with_autograd_is_rejected():
 
 def test_int_data_without_autograd_is_allowed():
     assert np.issubdtype(Tensor([1, 2, 3]).dtype, np.integer)
+
+
+# issue 8: the speed-ups of the embedding backward and Adam keep every result bit for bit
+def test_gradient_handed_on_by_an_op_is_still_copied_into_a_leaf():
+    a = Tensor(np.ones(3), autograd=True)
+    b = Tensor(np.ones(3), autograd=True)
+
+    (a + b).backward(np.array([1.0, 2.0, 3.0]))  # Add hands the same array to both
+    a.grad += 1
+
+    assert b.grad.tolist() == [1.0, 2.0, 3.0]  # b's gradient is not a's
