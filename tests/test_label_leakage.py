@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 from realdata import real_data_root
+from splitdata import imbalanced_gradients, leakage_features, leakage_parties
 
-from minigrad.datasets import load_movielens, synthetic_movielens, vertical_split
+from minigrad.datasets import load_movielens, vertical_split
 from minigrad.federated import split
 from minigrad.federated.compression import Codec, Float16, Identity, Quantize8Bit, get_codec
 from minigrad.federated.split import Channel, Message
@@ -21,19 +22,6 @@ from minigrad.privacy.label_leakage import (
     leak_auc,
     norm_scores,
 )
-
-
-def imbalanced_gradients(rng, batch=128, width=16, positive_rate=0.1):
-    """A cut gradient as bob computes it for a model that predicts about the base rate.
-
-    g_i = (p_i - y_i) / B * J_i with J_i = dlogit_i/dh_i, a direction shared by all
-    examples plus a per-example spread. -> (g (B, D) float32, y (B,) int).
-    """
-    y = (rng.random(batch) < positive_rate).astype(np.int64)
-    y[:2] = (1, 0)                                          # both classes in every batch
-    p = np.clip(positive_rate + 0.05 * rng.standard_normal(batch), 0.01, 0.99)
-    J = np.linspace(1.0, 2.0, width) + 0.3 * rng.standard_normal((batch, width))
-    return (((p - y) / batch)[:, None] * J).astype(np.float32), y
 
 
 def mean_over_batches(rng, num_batches, codec=None, reference="received", **kw):
@@ -218,22 +206,7 @@ def test_a_defence_composes_with_8bit_compression(rng):
 @pytest.fixture(scope="module")
 def five_star_features():
     """Synthetic ml-100k-shaped data with bob's label 'rating == 5' (~21% positive)."""
-    movielens = synthetic_movielens(num_users=60, num_items=80, seed=3)
-    alice_df, bob_df = vertical_split(movielens, label_threshold=4)
-    user = split.alice_features(alice_df)
-    item, y = split.bob_features(bob_df, movielens.genre_names)
-    return user, item, y
-
-
-def small_parties(features, codec=None, seed=0):
-    user, item, y = features
-    rng = np.random.default_rng(seed)
-    kw = dict(dim=4, units=(16, 8), rng=rng, dtype=np.float64)
-    alice = split.Alice(user.X, DeepFMBase(user.cardinalities, user.slots, **kw), lr=3e-3)
-    bob = split.Bob(item.X, y, DeepFMBase(item.cardinalities, item.slots, **kw),
-                    DeepFMFuse(16, units=(16,), rng=rng, dtype=np.float64), lr=3e-3,
-                    codec=codec)
-    return alice, bob
+    return leakage_features(label_threshold=4)
 
 
 def run_epochs(alice, bob, num_epochs, channel=None):
@@ -245,7 +218,7 @@ def run_epochs(alice, bob, num_epochs, channel=None):
 
 def test_protocol_undefended_alice_reads_the_labels(five_star_features):
     # Arrange
-    alice, bob = small_parties(five_star_features)
+    alice, bob = leakage_parties(five_star_features)
     assert 0.15 < five_star_features[2].mean() < 0.3
     # Act
     logs = run_epochs(alice, bob, 2)
@@ -257,7 +230,7 @@ def test_protocol_undefended_alice_reads_the_labels(five_star_features):
 
 
 def test_protocol_strong_noise_brings_both_attacks_to_chance(five_star_features):
-    alice, bob = small_parties(five_star_features, GaussianNoise(10.0, 1))
+    alice, bob = leakage_parties(five_star_features, GaussianNoise(10.0, 1))
 
     logs = run_epochs(alice, bob, 2)
 
@@ -269,7 +242,7 @@ def test_protocol_strong_noise_brings_both_attacks_to_chance(five_star_features)
 
 def test_protocol_norm_equalisation_sends_equal_norms(five_star_features):
     # Arrange: keep every message to look at what alice received
-    alice, bob = small_parties(five_star_features, NormEqualize("mean"))
+    alice, bob = leakage_parties(five_star_features, NormEqualize("mean"))
     channel = Channel(keep=True)
     # Act
     logs = run_epochs(alice, bob, 1, channel)
@@ -288,7 +261,7 @@ def test_protocol_a_defence_changes_no_byte_count(five_star_features):
     counts = []
     for codec in (None, GaussianNoise(1.0, 0), NormEqualize(),
                   GaussianNoise(1.0, 0, inner="float16")):
-        alice, bob = small_parties(five_star_features, codec)
+        alice, bob = leakage_parties(five_star_features, codec)
         channel = Channel()
         # Act
         run_epochs(alice, bob, 1, channel)

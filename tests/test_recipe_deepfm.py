@@ -5,17 +5,16 @@ MovieLens), plus the real-data split and a SecretFlow-sized equivalence check.""
 import numpy as np
 import pytest
 from realdata import real_data_root
+from splitdata import SMALL, small_movielens
 
-from minigrad.datasets import load_movielens, synthetic_movielens
+from minigrad.datasets import load_movielens
 from minigrad.federated import compression
 from minigrad.recipes import deepfm
-
-SMALL = dict(dim=3, units=(8, 4), fuse_units=(8, 6))   # fast, every path still present
 
 
 @pytest.fixture(scope="module")
 def movielens():
-    return synthetic_movielens(num_users=30, num_items=40, seed=0)
+    return small_movielens()
 
 
 @pytest.fixture(scope="module")

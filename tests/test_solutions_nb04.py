@@ -2,19 +2,17 @@
 
 import numpy as np
 import pytest
+from splitdata import SMALL, small_movielens
 
-from minigrad.datasets import synthetic_movielens
 from minigrad.federated import split
 from minigrad.models import CentralizedDeepFM
 from minigrad.recipes import deepfm
 from minigrad.solutions import nb04
 
-SMALL = dict(dim=3, units=(8, 4), fuse_units=(8, 6))
-
 
 @pytest.fixture(scope="module")
 def movielens():
-    return synthetic_movielens(num_users=30, num_items=40, seed=0)
+    return small_movielens()
 
 
 @pytest.fixture(scope="module")

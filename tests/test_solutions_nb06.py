@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 from realdata import real_data_root
+from splitdata import imbalanced_gradients, leakage_features, leakage_parties
 
-from minigrad.datasets import load_movielens, synthetic_movielens, vertical_split
+from minigrad.datasets import load_movielens, vertical_split
 from minigrad.federated import split
 from minigrad.models import DeepFMBase, DeepFMFuse
 from minigrad.privacy.label_leakage import (
@@ -17,28 +18,9 @@ from minigrad.privacy.label_leakage import (
 from minigrad.solutions import nb06
 
 
-def imbalanced_gradients(rng, batch=128, width=16, positive_rate=0.1):
-    """(p - y) / B times a Jacobian with a shared direction: (g (B, D) float32, y (B,))."""
-    y = (rng.random(batch) < positive_rate).astype(np.int64)
-    y[:2] = (1, 0)
-    p = np.clip(positive_rate + 0.05 * rng.standard_normal(batch), 0.01, 0.99)
-    J = np.linspace(1.0, 2.0, width) + 0.3 * rng.standard_normal((batch, width))
-    return (((p - y) / batch)[:, None] * J).astype(np.float32), y
-
-
 def parties(label_threshold, codec=None, seed=0):
     """A small float64 split DeepFM on synthetic MovieLens; bob's label rating > threshold."""
-    movielens = synthetic_movielens(num_users=60, num_items=80, seed=3)
-    alice_df, bob_df = vertical_split(movielens, label_threshold=label_threshold)
-    user = split.alice_features(alice_df)
-    item, y = split.bob_features(bob_df, movielens.genre_names)
-    rng = np.random.default_rng(seed)
-    kw = dict(dim=4, units=(16, 8), rng=rng, dtype=np.float64)
-    alice = split.Alice(user.X, DeepFMBase(user.cardinalities, user.slots, **kw), lr=3e-3)
-    bob = split.Bob(item.X, y, DeepFMBase(item.cardinalities, item.slots, **kw),
-                    DeepFMFuse(16, units=(16,), rng=rng, dtype=np.float64), lr=3e-3,
-                    codec=codec)
-    return alice, bob
+    return leakage_parties(leakage_features(label_threshold), codec, seed)
 
 
 def protocol_batches(alice, bob, num_epochs=1, batch_size=64):
