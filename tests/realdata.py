@@ -3,6 +3,8 @@
 import os
 from pathlib import Path
 
+import pytest
+
 COURSE_COPY = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
@@ -15,3 +17,12 @@ def real_data_root(*required):
         if all((Path(candidate) / rel).exists() for rel in required):
             return Path(candidate)
     return None
+
+
+ENRON_ROOT = real_data_root("enron-spam/enron1")
+"""The root holding the real Enron-Spam corpus (at least enron1), or None."""
+
+needs_enron = pytest.mark.skipif(
+    ENRON_ROOT is None, reason="Enron-Spam not found in $MINIGRAD_DATA or ../shared/data "
+                               "(get it with `python -m minigrad.datasets download enron-spam`)")
+"""Skip a test, saying why, where the real Enron-Spam corpus is absent."""

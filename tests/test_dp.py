@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 import pytest
-from realdata import real_data_root
+from realdata import ENRON_ROOT, needs_enron
 
 from minigrad.federated import client_update, run_round
 from minigrad.privacy import dp
@@ -596,10 +596,6 @@ def test_module_lists_its_public_names():
 # ---------------------------------------------------------------------------
 # DP-FedAvg on the real Enron-Spam corpus (enron1, the book's model)
 # ---------------------------------------------------------------------------
-REAL_ROOT = real_data_root("enron-spam/enron1")
-needs_real_data = pytest.mark.skipif(
-    REAL_ROOT is None, reason="Enron-Spam not found in $MINIGRAD_DATA or ../shared/data "
-                              "(get it with `python -m minigrad.datasets download enron-spam`)")
 
 
 @pytest.fixture(scope="module")
@@ -607,7 +603,7 @@ def enron1_clients():
     from minigrad.datasets import load_enron_spam
     from minigrad.recipes import spam
 
-    corpus = load_enron_spam(REAL_ROOT, folders=("enron1",), encoding_fallback="ignore")
+    corpus = load_enron_spam(ENRON_ROOT, folders=("enron1",), encoding_fallback="ignore")
     data = spam.book_recipe(corpus, test_per_class=200)
     parts = np.array_split(np.arange(len(data.X_train)), 20)
     clients = [(data.X_train[p], data.y_train[p]) for p in parts]
@@ -619,7 +615,7 @@ def enron1_clients():
     return clients, model.state_dict(), update
 
 
-@needs_real_data
+@needs_enron
 def test_real_spam_noise_free_dp_round_equals_plain_fedavg(enron1_clients):
     clients, server, update = enron1_clients
 
@@ -632,7 +628,7 @@ def test_real_spam_noise_free_dp_round_equals_plain_fedavg(enron1_clients):
     np.testing.assert_allclose(dp_params["weight"], plain["weight"], rtol=1e-5, atol=1e-7)
 
 
-@needs_real_data
+@needs_enron
 def test_real_spam_round_clips_real_updates_and_adds_the_promised_noise(enron1_clients):
     clients, server, update = enron1_clients
     q, clip, z = 0.5, 0.05, 1.0

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from realdata import real_data_root
+from realdata import ENRON_ROOT, needs_enron
 
 from minigrad.datasets._common import DatasetError
 from minigrad.datasets.enron_spam import SHORTFALL_TOLERANCE, load_enron_spam
@@ -290,10 +290,6 @@ def test_unknown_fallback_codec_fails_early(two_mailboxes):
 
 # --- the real corpus (shared data, never in git) ----------------------------------------
 
-REAL_ROOT = real_data_root("enron-spam/enron1")
-needs_real_data = pytest.mark.skipif(
-    REAL_ROOT is None, reason="Enron-Spam not found in $MINIGRAD_DATA or ../shared/data "
-                              "(get it with `python -m minigrad.datasets download enron-spam`)")
 
 EXPECTED_COUNTS = {"enron1": (3672, 1500), "enron2": (4361, 1496), "enron3": (4012, 1500),
                    "enron4": (1500, 4499), "enron5": (1500, 3675), "enron6": (1500, 4500)}
@@ -305,10 +301,10 @@ ENRON1_DROPPED = 53  # measured: enron1 emails with >= 500 distinct words (the b
 @pytest.fixture(scope="module")
 def real_corpus():
     """The whole corpus, loaded once for all real-data tests (about 2 s warm, 6 s cold)."""
-    return load_enron_spam(REAL_ROOT)
+    return load_enron_spam(ENRON_ROOT)
 
 
-@needs_real_data
+@needs_enron
 def test_real_counts_per_owner(real_corpus):
     counts = real_corpus.counts()
     assert list(counts.index) == list(EXPECTED_COUNTS)
@@ -317,7 +313,7 @@ def test_real_counts_per_owner(real_corpus):
     assert real_corpus.source == "folders"
 
 
-@needs_real_data
+@needs_enron
 def test_real_notes_report_missing_enron4_spam_and_fallbacks(real_corpus):
     assert real_corpus.num_decode_fallbacks == NUM_DECODE_FALLBACKS
     assert real_corpus.notes == [
@@ -327,12 +323,12 @@ def test_real_notes_report_missing_enron4_spam_and_fallbacks(real_corpus):
         "latin-1 (first: enron1/spam/0754.2004-04-01.GP.spam.txt)"]
 
 
-@needs_real_data
+@needs_enron
 def test_real_texts_have_no_carriage_returns(real_corpus):
     assert not any("\r" in t for t in real_corpus.texts)
 
 
-@needs_real_data
+@needs_enron
 def test_real_files_are_ordered_and_match_disk(real_corpus):
     files = real_corpus.files
     assert len(set(files)) == len(files)
@@ -340,18 +336,18 @@ def test_real_files_are_ordered_and_match_disk(real_corpus):
     assert files[-1].startswith("enron6/spam/")
     assert files == sorted(files, key=lambda f: (f.split("/")[0][5:].zfill(3), f))
     # enron1 keeps its CRLF line ends on disk; the loader returns LF.
-    raw = (REAL_ROOT / "enron-spam" / files[0]).read_bytes()
+    raw = (ENRON_ROOT / "enron-spam" / files[0]).read_bytes()
     assert b"\r\n" in raw
     assert real_corpus.texts[0] == raw.decode("utf-8").replace("\r\n", "\n")
 
 
-@needs_real_data
+@needs_enron
 def test_real_enron1_summary_total_line_is_wrong_and_ignored():
-    summary = (REAL_ROOT / "enron-spam" / "enron1" / "Summary.txt").read_text()
+    summary = (ENRON_ROOT / "enron-spam" / "enron1" / "Summary.txt").read_text()
     assert "Total number of emails (legitimate + spam): 5975" in summary  # yet 3672 + 1500
 
 
-@needs_real_data
+@needs_enron
 def test_real_enron1_vocabulary(real_corpus):
     rows = np.flatnonzero(real_corpus.owners == "enron1")
     token_lists = [tokenize(real_corpus.texts[i], unique=True) for i in rows]

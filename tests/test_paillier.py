@@ -5,7 +5,7 @@ import random
 
 import numpy as np
 import pytest
-from realdata import real_data_root
+from realdata import ENRON_ROOT, needs_enron
 
 from minigrad.federated import fedavg
 from minigrad.privacy import paillier
@@ -397,17 +397,15 @@ def test_package_exports():
 # ---------------------------------------------------------------------------
 # real data: encrypted FedAvg of the book's spam model (enron1, three clients)
 # ---------------------------------------------------------------------------
-REAL_ROOT = real_data_root("enron-spam/enron1")
 
 
-@pytest.mark.skipif(REAL_ROOT is None, reason="Enron-Spam not found in $MINIGRAD_DATA or "
-                                              "../shared/data")
+@needs_enron
 def test_encrypted_fedavg_of_spam_models_on_a_public_row_subset_matches_plain_fedavg(keys512):
     # Arrange: bob, alice and sue train the book's model for one epoch on enron1
     from minigrad.datasets import load_enron_spam
     from minigrad.recipes import spam
 
-    d = spam.book_recipe(load_enron_spam(REAL_ROOT, folders=("enron1",)), test_per_class=200)
+    d = spam.book_recipe(load_enron_spam(ENRON_ROOT, folders=("enron1",)), test_per_class=200)
     X, y = d.X_train, d.y_train
     parts = [(X[:1000], y[:1000]), (X[1000:2000], y[1000:2000]), (X[2000:3000], y[2000:3000])]
     models = []

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from realdata import real_data_root
+from realdata import ENRON_ROOT, needs_enron
 
 from minigrad.datasets import PAD_INDEX, Vocabulary
 from minigrad.federated import History, client_update, run_round
@@ -291,17 +291,13 @@ def test_attack_scores_with_nothing_to_find_or_nothing_found():
 # ---------------------------------------------------------------------------
 # real data: the Enron mailbox enron1
 # ---------------------------------------------------------------------------
-REAL_ROOT = real_data_root("enron-spam/enron1")
-needs_real_data = pytest.mark.skipif(
-    REAL_ROOT is None, reason="Enron-Spam not found in $MINIGRAD_DATA or ../shared/data "
-                              "(get it with `python -m minigrad.datasets download enron-spam`)")
 
 
 @pytest.fixture(scope="module")
 def enron1():
     from minigrad.datasets import load_enron_spam
 
-    corpus = load_enron_spam(REAL_ROOT, folders=("enron1",), encoding_fallback="ignore")
+    corpus = load_enron_spam(ENRON_ROOT, folders=("enron1",), encoding_fallback="ignore")
     data = spam.book_recipe(corpus, test_per_class=200)
     word_map = spam.frequent_word_map(data.X_train, len(data.vocab), min_count=50)
     X = spam.remap_words(data.X_train, word_map)
@@ -316,7 +312,7 @@ def enron1():
     return SimpleNamespace(data=data, X=X, X_test=X_test, size=size, update=update)
 
 
-@needs_real_data
+@needs_enron
 def test_real_encrypted_fedavg_gives_the_plain_model(enron1, keys):
     X, y = enron1.X, enron1.data.y_train
     clients = [(X[:600], y[:600]), (X[600:1000], y[600:1000]), (X[1000:1800], y[1000:1800])]
@@ -337,7 +333,7 @@ def test_real_encrypted_fedavg_gives_the_plain_model(enron1, keys):
     assert record["bytes_up"] > 3 * record["bytes_up_plain"]
 
 
-@needs_real_data
+@needs_enron
 def test_real_secure_sum_of_updates_reveals_the_union_of_their_rows(enron1, rng):
     X, y = enron1.X, enron1.data.y_train
     server = spam.spam_model(enron1.size).state_dict()
@@ -353,7 +349,7 @@ def test_real_secure_sum_of_updates_reveals_the_union_of_their_rows(enron1, rng)
     assert visible <= union and len(visible) >= 0.95 * len(union)
 
 
-@needs_real_data
+@needs_enron
 def test_real_dp_rounds_keep_the_padding_row_at_zero_when_frozen(enron1):
     rows = ps.unique_training_rows(enron1.data)
     clients = ps.iid_clients(enron1.X, enron1.data.y_train, 50, np.random.default_rng(0),

@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 import pytest
-from realdata import real_data_root
+from realdata import ENRON_ROOT, needs_enron
 
 from minigrad.privacy import secure_aggregation as sa
 from minigrad.privacy.paillier import is_probable_prime
@@ -400,17 +400,15 @@ def test_run_is_deterministic_given_the_seed(five_clients):
 # ---------------------------------------------------------------------------
 # real data: secure aggregation of three spam models (enron1), one client drops
 # ---------------------------------------------------------------------------
-REAL_ROOT = real_data_root("enron-spam/enron1")
 
 
-@pytest.mark.skipif(REAL_ROOT is None, reason="Enron-Spam not found in $MINIGRAD_DATA or "
-                                              "../shared/data")
+@needs_enron
 def test_secure_sum_of_spam_models_with_a_dropout_matches_the_plain_sum():
     # Arrange: bob, alice and sue train the book's model for one epoch; sue drops out
     from minigrad.datasets import load_enron_spam
     from minigrad.recipes import spam
 
-    d = spam.book_recipe(load_enron_spam(REAL_ROOT, folders=("enron1",)), test_per_class=200)
+    d = spam.book_recipe(load_enron_spam(ENRON_ROOT, folders=("enron1",)), test_per_class=200)
     X, y = d.X_train, d.y_train
     weights = []
     for rows in (slice(0, 1000), slice(1000, 2000), slice(2000, 3000)):

@@ -4,7 +4,7 @@ reproduction of our measured book figures on the real Enron-Spam corpus."""
 
 import numpy as np
 import pytest
-from realdata import real_data_root
+from realdata import ENRON_ROOT, needs_enron
 
 from minigrad.datasets import PAD_INDEX, load_enron_spam
 from minigrad.datasets.types import SpamCorpus
@@ -197,10 +197,6 @@ def test_accuracy_of_a_hand_made_model(batch_size):
 # ---------------------------------------------------------------------------
 # reproduction of the book's algorithm on the real corpus
 # ---------------------------------------------------------------------------
-REAL_ROOT = real_data_root("enron-spam/enron1")
-needs_real_data = pytest.mark.skipif(
-    REAL_ROOT is None, reason="Enron-Spam not found in $MINIGRAD_DATA or ../shared/data "
-                              "(get it with `python -m minigrad.datasets download enron-spam`)")
 
 # measured here on the recipe of minigrad.recipes.spam (issue 4)
 BOOK_TEST_ACC = [0.9635, 0.972, 0.974]
@@ -210,11 +206,11 @@ TOLERANCE = 0.003
 
 @pytest.fixture(scope="module")
 def book_data():
-    corpus = load_enron_spam(REAL_ROOT, encoding_fallback="ignore")
+    corpus = load_enron_spam(ENRON_ROOT, encoding_fallback="ignore")
     return spam.book_recipe(corpus)
 
 
-@needs_real_data
+@needs_enron
 def test_book_recipe_reproduces_three_epochs(book_data):
     d = book_data
     model = spam.spam_model(len(d.vocab))
@@ -228,7 +224,7 @@ def test_book_recipe_reproduces_three_epochs(book_data):
     np.testing.assert_allclose(test_acc, BOOK_TEST_ACC, atol=TOLERANCE)
 
 
-@needs_real_data
+@needs_enron
 def test_book_fedavg_three_clients_plain_mean_reproduces_three_rounds(book_data):
     d = book_data
     X, y = d.X_train, d.y_train
