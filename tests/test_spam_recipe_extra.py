@@ -473,3 +473,24 @@ def test_book_update_fn_is_one_book_epoch_through_client_update():
     np.testing.assert_array_equal(sent["weight"], expected_model.state_dict()["weight"])
     assert not np.array_equal(sent["weight"], start["weight"])
     assert num_examples == 1000
+
+
+def test_recipe_setup_drop_long_trains_only_on_rows_with_padding(rng):
+    # Arrange: two of the rows fill every slot (the book drops such emails)
+    X, y = toy_rows(30, rng)
+    X[[3, 8]] = rng.integers(4, 30, size=(2, X.shape[1]))
+    rows = np.arange(len(X))
+    keep = (X == 0).any(axis=1)
+    setup = spam.recipe_setup("book", 30, loss="book_mse", alpha=0.5, batch_size=7,
+                              drop_long=True)
+    plain = spam.recipe_setup("book", 30, loss="book_mse", alpha=0.5, batch_size=7)
+    # Act: the dropping setup on all rows, the plain one on the kept rows
+    train_drop, score_drop = setup(X, y, rows, rng)
+    train_kept, score_kept = plain(X[keep], y[keep], rows[keep], rng)
+    train_drop(), train_kept()
+    # Assert: the same predictions on every row, one row at a time
+    assert keep.sum() == 28
+    assert [score_drop(X[i:i + 1], y[i:i + 1]) for i in range(len(X))] == \
+        [score_kept(X[i:i + 1], y[i:i + 1]) for i in range(len(X))]
+    with pytest.raises(ValueError, match="ham_weight needs"):
+        spam.recipe_setup("book", 30, alpha=0.1, ham_weight=2.0)

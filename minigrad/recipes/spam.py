@@ -41,6 +41,7 @@ __all__ = [
     "holdout_like_test",
     "frequent_word_map",
     "remap_words",
+    "recipe_setup",
     "length_scale",
     "LinearSpamModel",
     "SpamMLP",
@@ -464,6 +465,73 @@ def model_accuracy(model, X, y, batch_size=1000):
             z = model(_trim(X[start:start + batch_size])).data
             correct += int(((z > 0) == (y[start:start + batch_size] > 0.5)).sum())
     return correct / len(X)
+
+
+def recipe_setup(kind, vocab_size, *, alpha, batch_size=100, loss="bce", dim=16, hidden=32,
+                 min_count=1, optimizer="adam", power=0, ham_weight=1.0, drop_long=False):
+    """A candidate recipe as ``setup(X, y, rows, rng) -> (train_one_epoch, score)``.
+
+    kind: ``"book"`` (``spam_model`` trained in order by ``train_epoch``, SGD ``alpha``,
+    ``loss``, batches of ``batch_size``), ``"linear"`` (``LinearSpamModel(power)``) or
+    ``"mlp"`` (``spam_mlp(dim, hidden)``, its weights drawn from ``rng``); the last two
+    learn from cross-entropy in shuffled batches of ``batch_size`` (``shuffled_epoch``,
+    shuffled by ``rng``) with Adam ``alpha`` (``optimizer="sgd"``: SGD). ``min_count`` > 1
+    keeps only the words found in that many training emails (``rows`` are their corpus
+    positions, one per row of ``X``). ``ham_weight`` != 1 weighs ham rows that much more
+    than spam rows in each batch's loss (``shuffled_epoch(class_weight=...)``; linear and
+    MLP only). ``drop_long`` trains only on the rows with some padding, i.e. the book's
+    rule of dropping emails of ``max_len`` or more words. ``score(X, y)`` is the accuracy
+    on other emails.
+    """
+    if kind not in ("book", "linear", "mlp"):
+        raise ValueError(f"recipe_setup: kind must be 'book', 'linear' or 'mlp', got {kind!r}")
+    if optimizer not in ("adam", "sgd"):
+        raise ValueError(f"recipe_setup: optimizer must be 'adam' or 'sgd', got {optimizer!r}")
+    if ham_weight != 1.0 and kind == "book":
+        raise ValueError("recipe_setup: ham_weight needs a 'linear' or 'mlp' recipe "
+                         "(the book's loop has no class weights)")
+    class_weight = None if ham_weight == 1.0 else {0: float(ham_weight), 1: 1.0}
+
+    def setup(X, y, rows, rng):
+        if drop_long:
+            keep = (X == PAD_INDEX).any(axis=1)
+            X, y, rows = X[keep], y[keep], np.asarray(rows)[keep]
+        if min_count > 1:
+            _, first = np.unique(rows, return_index=True)  # one row per training email
+            word_map = frequent_word_map(X[first], vocab_size, min_count=min_count)
+
+            def small(X_any):
+                return remap_words(X_any, word_map)
+            size = int(word_map.max()) + 1
+        else:  # every word kept: the ids stay as they are
+            def small(X_any):
+                return X_any
+            size = vocab_size
+        X_small = small(X)
+        if kind == "book":
+            model = spam_model(size)
+
+            def train_one_epoch():
+                train_epoch(model, X_small, y, loss=loss, alpha=alpha, batch_size=batch_size)
+
+            def score(X_eval, y_eval):
+                return accuracy(model, small(X_eval), y_eval)
+            return train_one_epoch, score
+        if kind == "linear":
+            model = LinearSpamModel(size, power=power)
+        else:
+            model = spam_mlp(size, dim=dim, hidden=hidden, rng=rng)
+        opt = (optim.Adam if optimizer == "adam" else optim.SGD)(model.get_parameters(),
+                                                                  alpha=alpha)
+
+        def train_one_epoch():
+            shuffled_epoch(model, X_small, y, opt, batch_size=batch_size, rng=rng,
+                           class_weight=class_weight)
+
+        def score(X_eval, y_eval):
+            return model_accuracy(model, small(X_eval), y_eval)
+        return train_one_epoch, score
+    return setup
 
 
 def rows_touched(*X_clients, padding_idx=PAD_INDEX):

@@ -4,14 +4,14 @@
    only the rows it changed; the server rebuilds exactly the example-weighted average.
 2. ``cast_update``: clients upload in half precision, the server keeps its own dtype.
 3. ``local_epochs_update`` + ``fedavg_curve``: more local work per round.
-4. ``recipe_setup`` + ``validation_curves`` + ``search_recipes``: the section-7 candidates
+4. ``validation_curves`` + ``search_recipes`` (candidates built by ``spam.recipe_setup``,
+   also exported here as ``recipe_setup``): the section-7 candidates
    (and a larger grid, ``LARGER_GRID``) run with several seeds on ``holdout_like_test``,
    to see whether a winner's margin is larger than the spread between seeds.
 """
 
 import numpy as np
 
-from .. import optim
 from ..federated import run_round
 from ..privacy.attacks import changed_rows
 from ..recipes import spam
@@ -114,61 +114,9 @@ def fedavg_curve(server, clients, update_fn, num_rounds, evaluate, **round_kw):
 
 
 # ---------------------------------------------------------------------------
-# 4. seeds and the choice of recipe
+# 4. seeds and the choice of recipe (the candidates: ``spam.recipe_setup``)
 # ---------------------------------------------------------------------------
-def recipe_setup(kind, vocab_size, *, alpha, batch_size=100, loss="bce", dim=16, hidden=32,
-                 min_count=1, optimizer="adam", power=0, ham_weight=1.0):
-    """A candidate recipe as ``setup(X, y, rows, rng) -> (train_one_epoch, score)``.
-
-    kind: ``"book"`` (``spam_model`` trained in order by ``train_epoch``, SGD ``alpha``,
-    ``loss``), ``"linear"`` (``LinearSpamModel(power)``) or ``"mlp"``
-    (``spam_mlp(dim, hidden)``); the last two learn from cross-entropy in shuffled
-    batches of ``batch_size`` (``shuffled_epoch``) with Adam ``alpha`` (``optimizer="sgd"``:
-    SGD). ``min_count`` > 1 keeps only the words found in that many training emails
-    (``rows`` are their corpus positions, one per row of ``X``). ``ham_weight`` != 1
-    weighs ham rows that much more than spam rows in each batch's loss
-    (``shuffled_epoch(class_weight=...)``; linear and MLP recipes only).
-    ``score(X, y)`` is the accuracy on other emails.
-    """
-    if kind not in ("book", "linear", "mlp"):
-        raise ValueError(f"recipe_setup: kind must be 'book', 'linear' or 'mlp', got {kind!r}")
-    if optimizer not in ("adam", "sgd"):
-        raise ValueError(f"recipe_setup: optimizer must be 'adam' or 'sgd', got {optimizer!r}")
-    if ham_weight != 1.0 and kind == "book":
-        raise ValueError("recipe_setup: ham_weight needs a 'linear' or 'mlp' recipe "
-                         "(the book's loop has no class weights)")
-    class_weight = None if ham_weight == 1.0 else {0: float(ham_weight), 1: 1.0}
-
-    def setup(X, y, rows, rng):
-        word_map = np.arange(vocab_size)
-        if min_count > 1:
-            _, first = np.unique(rows, return_index=True)
-            word_map = spam.frequent_word_map(X[first], vocab_size, min_count=min_count)
-        X_small, size = spam.remap_words(X, word_map), int(word_map.max()) + 1
-        if kind == "book":
-            model = spam.spam_model(size)
-
-            def train_one_epoch():
-                spam.train_epoch(model, X_small, y, loss=loss, alpha=alpha, batch_size=batch_size)
-
-            def score(X_eval, y_eval):
-                return spam.accuracy(model, spam.remap_words(X_eval, word_map), y_eval)
-            return train_one_epoch, score
-        if kind == "linear":
-            model = spam.LinearSpamModel(size, power=power)
-        else:
-            model = spam.spam_mlp(size, dim=dim, hidden=hidden, rng=rng)
-        opt = (optim.Adam if optimizer == "adam" else optim.SGD)(model.get_parameters(),
-                                                                  alpha=alpha)
-
-        def train_one_epoch():
-            spam.shuffled_epoch(model, X_small, y, opt, batch_size=batch_size, rng=rng,
-                                class_weight=class_weight)
-
-        def score(X_eval, y_eval):
-            return spam.model_accuracy(model, spam.remap_words(X_eval, word_map), y_eval)
-        return train_one_epoch, score
-    return setup
+recipe_setup = spam.recipe_setup  # in the package: notebook 01 builds its candidates with it
 
 
 def validation_curves(setup, fit_data, val_data, num_epochs, seeds=(0, 1, 2), by_class=False):
