@@ -331,12 +331,24 @@ def toy_rows(num_rows, rng, max_len=12):
     return X, y
 
 
+def twin_mlps(optimizer, alpha):
+    """Two float64 SpamMLPs with the same weights, each with its own optimizer:
+    (model_a, opt_a, model_b, opt_b)."""
+    twins = []
+    for _ in range(2):
+        model = spam.spam_mlp(30, dim=3, hidden=4, rng=1, dtype=np.float64)
+        twins += [model, optimizer(model.get_parameters(), alpha=alpha)]
+    return tuple(twins)
+
+
+def assert_same_weights(model_a, model_b):
+    for name, value in model_b.state_dict().items():
+        np.testing.assert_allclose(model_a.state_dict()[name], value, rtol=1e-10, atol=1e-12)
+
+
 def test_shuffled_epoch_in_order_matches_a_hand_loop_at_full_width(rng):
     X, y = toy_rows(40, rng)
-    trained = spam.spam_mlp(30, dim=3, hidden=4, rng=1, dtype=np.float64)
-    by_hand = spam.spam_mlp(30, dim=3, hidden=4, rng=1, dtype=np.float64)
-    opt_a = optim.Adam(trained.get_parameters(), alpha=0.01)
-    opt_b = optim.Adam(by_hand.get_parameters(), alpha=0.01)
+    trained, opt_a, by_hand, opt_b = twin_mlps(optim.Adam, 0.01)
 
     n = spam.shuffled_epoch(trained, X, y, opt_a, batch_size=16)  # batches cut to their width
     for start in range(0, len(X), 16):  # the full, padded width
@@ -345,17 +357,13 @@ def test_shuffled_epoch_in_order_matches_a_hand_loop_at_full_width(rng):
         opt_b.step()
 
     assert n == 40
-    for name, value in by_hand.state_dict().items():
-        np.testing.assert_allclose(trained.state_dict()[name], value, rtol=1e-10, atol=1e-12)
+    assert_same_weights(trained, by_hand)
 
 
 def test_shuffled_epoch_class_weight_is_a_weighted_mean_of_the_row_losses(rng):
     # Arrange: one batch, in order; ham rows weigh 3, spam rows 1
     X, y = toy_rows(10, rng)
-    weighted = spam.spam_mlp(30, dim=3, hidden=4, rng=1, dtype=np.float64)
-    by_hand = spam.spam_mlp(30, dim=3, hidden=4, rng=1, dtype=np.float64)
-    opt_a = optim.SGD(weighted.get_parameters(), alpha=0.5)
-    opt_b = optim.SGD(by_hand.get_parameters(), alpha=0.5)
+    weighted, opt_a, by_hand, opt_b = twin_mlps(optim.SGD, 0.5)
     w = np.where(y > 0.5, 1.0, 3.0)
     # Act
     spam.shuffled_epoch(weighted, X, y, opt_a, batch_size=10, class_weight={0: 3.0, 1: 1.0})
@@ -363,8 +371,7 @@ def test_shuffled_epoch_class_weight_is_a_weighted_mean_of_the_row_losses(rng):
     (rows * Tensor(w / w.sum())).sum().backward()
     opt_b.step()
     # Assert
-    for name, value in by_hand.state_dict().items():
-        np.testing.assert_allclose(weighted.state_dict()[name], value, rtol=1e-10, atol=1e-12)
+    assert_same_weights(weighted, by_hand)
 
 
 def test_shuffled_epoch_equal_class_weights_are_the_plain_mean(rng):
