@@ -117,27 +117,33 @@ def test_several_seeds_average_the_draws_of_the_halves(rng):
         fr.evaluate_by_recon_epochs(spec, params, data, [1], seeds=[])
 
 
-def test_lockstep_handles_clients_whose_post_reconstruction_phase_is_empty():
-    # Arrange: users with 3-5 ratings have one batch of 5, so split_dataset leaves them
-    # no post-reconstruction step; users with 9-12 ratings have some.
+def _both_engines_on_tiny_users(ratings_per_user, clients_per_round, num_rounds):
+    """FedRecon on users u = 0, 1, ... with ratings_per_user(u) ratings each, trained by the
+    vectorized engine and by the per-client reference: (fast, slow, initial item table)."""
     import pandas as pd
 
     from minigrad.federated import reconstruction as fr
 
     rows = [(u, (u * 7 + j) % 20, float(1 + (u + j) % 5), j)
-            for u in range(8) for j in range(3 + (u % 2) * (6 + u % 4))]
+            for u, n in enumerate(ratings_per_user) for j in range(n)]
     df = pd.DataFrame(rows, columns=["user_id", "item_id", "rating", "timestamp"])
     data = fr.client_datasets(df)
     spec = fr.MFSpec(num_items=20, dim=4)
-    config = fr.FedReconConfig(clients_per_round=6)
+    config = fr.FedReconConfig(clients_per_round=clients_per_round)
+    fast, _ = fr.train(spec, config, data, num_rounds, np.random.default_rng(0))
+    slow, _ = fr.train(spec, config, data, num_rounds, np.random.default_rng(0), reference=True)
+    start = fr.initialize(spec, config, np.random.default_rng(0)).params["item_embedding"]
+    return fast, slow, start
+
+
+def test_lockstep_handles_clients_whose_post_reconstruction_phase_is_empty():
+    # Arrange: users with 3-5 ratings have one batch of 5, so split_dataset leaves them
+    # no post-reconstruction step; users with 9-12 ratings have some.
+    counts = [3 + (u % 2) * (6 + u % 4) for u in range(8)]
     # Act
-    fast, _ = fr.train(spec, config, data, 4, np.random.default_rng(0))
-    slow, _ = fr.train(spec, config, data, 4, np.random.default_rng(0), reference=True)
+    fast, slow, start = _both_engines_on_tiny_users(counts, clients_per_round=6, num_rounds=4)
     # Assert: the item table moved, and both engines agree
-    moved = np.abs(slow.params["item_embedding"]
-                   - fr.initialize(spec, config, np.random.default_rng(0))
-                   .params["item_embedding"]).max()
-    assert moved > 0
+    assert np.abs(slow.params["item_embedding"] - start).max() > 0
     np.testing.assert_allclose(fast.params["item_embedding"],
                                slow.params["item_embedding"], rtol=0, atol=1e-10)
 
@@ -145,20 +151,9 @@ def test_lockstep_handles_clients_whose_post_reconstruction_phase_is_empty():
 def test_lockstep_handles_a_round_whose_post_reconstruction_phase_is_empty():
     # Arrange: every user has 3-5 ratings = one batch of 5, so with split_dataset the
     # whole round has no post-reconstruction step (the vectorized engine used to raise).
-    import pandas as pd
-
-    from minigrad.federated import reconstruction as fr
-
-    rows = [(u, (u * 7 + j) % 20, float(1 + (u + j) % 5), j)
-            for u in range(6) for j in range(3 + u % 3)]
-    df = pd.DataFrame(rows, columns=["user_id", "item_id", "rating", "timestamp"])
-    data = fr.client_datasets(df)
-    spec = fr.MFSpec(num_items=20, dim=4)
-    config = fr.FedReconConfig(clients_per_round=3)
+    counts = [3 + u % 3 for u in range(6)]
     # Act
-    fast, _ = fr.train(spec, config, data, 2, np.random.default_rng(0))
-    slow, _ = fr.train(spec, config, data, 2, np.random.default_rng(0), reference=True)
+    fast, slow, start = _both_engines_on_tiny_users(counts, clients_per_round=3, num_rounds=2)
     # Assert: nothing to learn from, in both engines
-    start = fr.initialize(spec, config, np.random.default_rng(0)).params["item_embedding"]
     np.testing.assert_array_equal(fast.params["item_embedding"], start)
     np.testing.assert_array_equal(slow.params["item_embedding"], start)
