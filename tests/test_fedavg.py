@@ -16,6 +16,7 @@ from minigrad.federated import (
     num_bytes,
     run_round,
     sample_clients,
+    weighted_mean,
 )
 from minigrad.recipes import spam
 
@@ -119,6 +120,49 @@ def test_fedavg_bad_example_count_is_an_error(bad):
 def test_fedavg_no_results_is_an_error():
     with pytest.raises(ValueError, match="no client results"):
         fedavg([])
+
+
+def test_weighted_mean_is_the_weighted_sum():
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal((4, 3)) for _ in range(5)]
+    weights = rng.random(5)
+    weights /= weights.sum()
+
+    got = weighted_mean(arrays, weights)
+
+    np.testing.assert_allclose(got, sum(w * a for w, a in zip(weights, arrays, strict=True)),
+                               rtol=0, atol=1e-14)
+
+
+def test_weighted_mean_returns_entries_all_clients_agree_on_bit_for_bit():
+    # with the book's client sizes, sum_i w_i x != x for 3 of these 4 values in floating
+    # point (a weighted dot product "changes" rows no client changed); the deltas from
+    # client 0 are exactly 0 there
+    same = np.array([0.6404226504432821, 0.10490011715303971, 1.3040000451301372, 0.5])
+    changed = same + np.array([0.0, 0.0, 0.0, 1.0])
+    weights = np.array([1000, 1000, 29000]) / 31000
+
+    got = weighted_mean([same, same, changed], weights)
+
+    assert np.array_equal(got[:3], same[:3])
+    assert got[3] != same[3]
+
+
+def test_weighted_mean_sums_in_client_order_elementwise():
+    # the documented order, element by element in plain Python floats: the same bits
+    # on every machine, whatever BLAS or SIMD width it has
+    rng = np.random.default_rng(1)
+    arrays = [rng.standard_normal(50).astype(np.float32) for _ in range(4)]
+    weights = rng.random(4)
+
+    got = weighted_mean(arrays, weights)
+
+    for j in range(50):
+        first = float(arrays[0][j])
+        total = 0.0
+        for w, a in zip(weights, arrays, strict=True):
+            total += float(w) * (float(a[j]) - first)
+        assert got[j] == first + total
 
 
 def test_num_bytes_counts_the_raw_payload():

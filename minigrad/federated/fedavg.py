@@ -11,6 +11,7 @@ import numpy as np
 
 __all__ = [
     "fedavg",
+    "weighted_mean",
     "num_bytes",
     "sample_clients",
     "client_update",
@@ -59,10 +60,23 @@ def fedavg(results, weighted=True):
         weights = np.full(len(results), 1.0 / len(results))
     out = {}
     for name, value in first.items():
-        stacked = np.stack([np.asarray(params[name]) for params, _ in results])
-        mean = np.tensordot(weights, stacked, axes=1)
+        mean = weighted_mean([params[name] for params, _ in results], weights)
         out[name] = mean.astype(np.asarray(value).dtype, copy=False)
     return out
+
+
+def weighted_mean(arrays, weights):
+    """Weighted sum in float64, as a_0 + sum_i w_i (a_i - a_0): K arrays (...) -> (...).
+
+    Elementwise, in client order: every machine gets the same bits (a BLAS dot
+    product sums in an order that depends on the CPU and the thread count), and
+    an entry on which all clients agree comes back exactly as they sent it.
+    """
+    first = np.asarray(arrays[0], dtype=np.float64)
+    total = np.zeros_like(first)
+    for w, a in zip(weights, arrays, strict=True):
+        total += w * (np.asarray(a, dtype=np.float64) - first)
+    return first + total
 
 
 def sample_clients(num_clients, clients_per_round, rng):
