@@ -398,3 +398,58 @@ def test_python_dash_m_refuses_synthetic_without_traceback(tmp_path):
     assert result.returncode == 1
     assert "synthetic" in result.stderr and "Traceback" not in result.stderr
     assert result.stdout == ""
+
+
+# ---------------------------------------------------------------- prepare (the Quick start)
+
+def _serve_both(server, monkeypatch):
+    register(monkeypatch, "ml-100k", [make_zip(server.files / "ml-100k.zip", ml100k_members())])
+    paths = [make_tar(server.files / f"enron{n}.tar.gz", enron_members(n)) for n in (1, 2)]
+    register(monkeypatch, "enron-spam", paths, checksums=False)
+
+
+def test_prepare_fetches_what_is_missing_and_skips_what_is_there(server, root, monkeypatch,
+                                                                  capsys):
+    _serve_both(server, monkeypatch)
+    dl.download("ml-100k", root, base_url=server.url)
+    server.requests.clear()
+
+    status = main(["prepare", "--root", str(root), "--base-url", server.url])
+
+    assert status == 0
+    assert server.requests == ["/enron1.tar.gz", "/enron2.tar.gz"]  # ml-100k was there
+    assert (root / "enron-spam/enron2/Summary.txt").is_file()
+    assert "data ready" in capsys.readouterr().out
+
+
+def test_prepare_offline_stops_at_once_with_one_message(server, root, monkeypatch, capsys):
+    _serve_both(server, monkeypatch)
+    dead = f"http://127.0.0.1:{_free_port()}/"  # nothing listens: connection refused
+
+    status = main(["prepare", "--root", str(root), "--base-url", dead])
+
+    err = capsys.readouterr().err
+    assert status == 1
+    assert "Traceback" not in err and err.count("error:") == 1
+    assert "ml-100k" in err and "MINIGRAD_DATA=/path/to/data" in err
+    assert "MINIGRAD_DATA=synthetic" in err
+    assert tree(root) == []  # nothing half-written, and enron-spam was not tried
+
+
+def test_prepare_with_synthetic_data_has_nothing_to_fetch(monkeypatch, capsys):
+    monkeypatch.setenv("MINIGRAD_DATA", "synthetic")
+
+    assert main(["prepare"]) == 0
+
+    assert "nothing to download" in capsys.readouterr().out
+
+
+def test_prepare_refuses_an_unknown_dataset(capsys):
+    with pytest.raises(SystemExit):
+        main(["prepare", "ml-10m"])
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

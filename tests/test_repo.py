@@ -46,3 +46,13 @@ def test_package_does_not_import_deep_learning_frameworks():
     for path in (ROOT / "minigrad").rglob("*.py"):
         source = path.read_text(encoding="utf-8")
         assert not re.search(r"^\s*(import|from)\s+(torch|tensorflow|jax)\b", source, re.M), path
+
+
+def test_quick_start_prepares_the_data_before_running_the_notebooks():
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    match = re.search(r"<!-- quick-start -->\s*```bash\n(.+?)\n```", text, re.S)
+    assert match, "README.md lost its marked quick-start block"
+    steps = [s.strip() for s in match.group(1).split("&&")]
+    assert steps[0].startswith("python3 -m pip install -r requirements.txt -e .")
+    assert steps[1] == "python3 -m minigrad.datasets prepare"
+    assert steps[2].startswith("python3 -m jupyter nbconvert --to notebook --execute")

@@ -1,4 +1,4 @@
-"""Command line: ``python -m minigrad.datasets download|verify ml-100k ml-1m enron-spam``."""
+"""Command line: ``python -m minigrad.datasets prepare|download|verify [NAME ...]``."""
 
 import argparse
 import sys
@@ -16,12 +16,30 @@ from minigrad.datasets.download import (
     verify,
 )
 
+NOTEBOOK_DATASETS = ("ml-100k", "enron-spam")
+"""What the numbered notebooks read (ml-1m is optional: no notebook needs it by default)."""
+
 
 def build_parser():
     """The argument parser, with one sub-command per action."""
     parser = argparse.ArgumentParser(prog="python -m minigrad.datasets",
                                      description="Manage minigrad's datasets.")
     commands = parser.add_subparsers(dest="command", required=True)
+    prep = commands.add_parser(
+        "prepare", help="make sure the notebooks' datasets are there: download what is missing",
+        description="Download (size- and checksum-verified) every dataset the notebooks need "
+                    f"({', '.join(NOTEBOOK_DATASETS)}) that is not already in the data folder; "
+                    "datasets already there are left alone. Stops at the first one that "
+                    "cannot be had, with one message saying how to point MINIGRAD_DATA at a "
+                    "copy or use the synthetic stand-ins. With MINIGRAD_DATA=synthetic there "
+                    "is nothing to fetch.")
+    prep.add_argument("names", nargs="*", metavar="NAME",
+                      help=f"datasets (default: {' '.join(NOTEBOOK_DATASETS)})")
+    prep.add_argument("--root", metavar="DIR",
+                      help="data folder (default: $MINIGRAD_DATA, else <repo>/data)")
+    prep.add_argument("--base-url", metavar="URL",
+                      help=f"fetch <URL>/<archive> instead of the publisher's address "
+                           f"(default: ${BASE_URL_ENV})")
     get = commands.add_parser(
         "download", help="download and verify datasets from their publishers",
         description="Download, verify and unpack datasets into the data folder "
@@ -92,16 +110,50 @@ def run_verify(names, root=None, checksums=None, out=None):
     return 1 if problems else 0
 
 
+def run_prepare(names, root=None, base_url=None, out=None, err=None):
+    """Download each dataset in ``names`` that is missing; return the exit status.
+
+    On the first failure, prints one message to ``err`` (default: sys.stderr) with what
+    went wrong and the two ways on without a download, and returns 1.
+    """
+    out, err = out or sys.stdout, err or sys.stderr
+    names = list(dict.fromkeys(names or NOTEBOOK_DATASETS))
+    root_dir = data_root(root)
+    if root_dir == SYNTHETIC:
+        print("MINIGRAD_DATA=synthetic: the notebooks run on generated stand-ins; nothing to "
+              "download", file=out)
+        return 0
+    for name in names:
+        try:
+            download(name, root_dir, base_url=base_url)
+        except DatasetError as e:
+            others = [n for n in names if n != name]
+            print(f"error: {name} is not ready in {root_dir}: {e}\n"
+                  f"Without a download, either point MINIGRAD_DATA at a folder that holds "
+                  f"{'/, '.join(names)}/:\n"
+                  f"    export MINIGRAD_DATA=/path/to/data\n"
+                  f"or run on generated stand-ins (figures will differ from the real data's):\n"
+                  f"    export MINIGRAD_DATA=synthetic\n"
+                  f"then run the same command again (see data/README.md)."
+                  + (f" Not tried: {', '.join(others)}." if others else ""), file=err)
+            return 1
+    print(f"data ready in {root_dir}: {', '.join(names)}", file=out)
+    return 0
+
+
 def main(argv=None):
     """Run the command line; return the exit status (0 on success)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        if args.command == "verify":
+        if args.command in ("verify", "prepare"):
             unknown = [n for n in args.names if n not in REGISTRY]
             if unknown:  # checked here: argparse rejects an empty list for nargs='*' + choices
-                parser.error(f"verify: unknown dataset {', '.join(map(repr, unknown))}; "
+                parser.error(f"{args.command}: unknown dataset {', '.join(map(repr, unknown))}; "
                              f"choose from {', '.join(REGISTRY)}")
+        if args.command == "prepare":
+            return run_prepare(args.names, args.root, args.base_url)
+        if args.command == "verify":
             return run_verify(args.names, args.root, args.checksums)
         for name in dict.fromkeys(args.names):  # each once, in the order given
             download(name, args.root, force=args.force, base_url=args.base_url)
