@@ -20,6 +20,17 @@ NOTEBOOK_DATASETS = ("ml-100k", "enron-spam")
 """What the numbered notebooks read (ml-1m is optional: no notebook needs it by default)."""
 
 
+def _add_root(command):
+    command.add_argument("--root", metavar="DIR",
+                         help="data folder (default: $MINIGRAD_DATA, else <repo>/data)")
+
+
+def _add_base_url(command):
+    command.add_argument("--base-url", metavar="URL",
+                         help=f"fetch <URL>/<archive> instead of the publisher's address "
+                              f"(default: ${BASE_URL_ENV})")
+
+
 def build_parser():
     """The argument parser, with one sub-command per action."""
     parser = argparse.ArgumentParser(prog="python -m minigrad.datasets",
@@ -35,11 +46,8 @@ def build_parser():
                     "is nothing to fetch.")
     prep.add_argument("names", nargs="*", metavar="NAME",
                       help=f"datasets (default: {' '.join(NOTEBOOK_DATASETS)})")
-    prep.add_argument("--root", metavar="DIR",
-                      help="data folder (default: $MINIGRAD_DATA, else <repo>/data)")
-    prep.add_argument("--base-url", metavar="URL",
-                      help=f"fetch <URL>/<archive> instead of the publisher's address "
-                           f"(default: ${BASE_URL_ENV})")
+    _add_root(prep)
+    _add_base_url(prep)
     get = commands.add_parser(
         "download", help="download and verify datasets from their publishers",
         description="Download, verify and unpack datasets into the data folder "
@@ -47,13 +55,10 @@ def build_parser():
                     "MovieLens licence forbids redistribution.")
     get.add_argument("names", nargs="+", choices=list(REGISTRY), metavar="NAME",
                      help=f"one or more of: {', '.join(REGISTRY)}")
-    get.add_argument("--root", metavar="DIR",
-                     help="data folder (default: $MINIGRAD_DATA, else <repo>/data)")
+    _add_root(get)
     get.add_argument("--force", action="store_true",
                      help="download again even if the dataset is already there")
-    get.add_argument("--base-url", metavar="URL",
-                     help=f"fetch <URL>/<archive> instead of the publisher's address "
-                          f"(default: ${BASE_URL_ENV})")
+    _add_base_url(get)
     check = commands.add_parser(
         "verify", help="check the datasets in place against data/checksums",
         description="Check the files under the data folder against the digests in "
@@ -62,8 +67,7 @@ def build_parser():
                     "Without names, checks every dataset present in the data folder.")
     check.add_argument("names", nargs="*", metavar="NAME",
                        help=f"zero or more of: {', '.join(REGISTRY)} (default: those present)")
-    check.add_argument("--root", metavar="DIR",
-                       help="data folder (default: $MINIGRAD_DATA, else <repo>/data)")
+    _add_root(check)
     check.add_argument("--checksums", metavar="DIR",
                        help=f"folder of checksum files (default: ${CHECKSUMS_ENV}, else "
                             f"<repo>/data/checksums)")
