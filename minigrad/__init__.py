@@ -25,6 +25,6 @@ __all__ = [
     "optim",
 ]
 
-from . import metrics, models  # noqa: E402  (DeepFM pieces and NumPy metrics, issue 6)
+from . import metrics, models  # noqa: E402  (DeepFM pieces and NumPy metrics)
 
 __all__ += ["metrics", "models"]

@@ -89,7 +89,7 @@ def bench_kernels(repeats=5, seed=0, dtype=np.float32, out=sys.stdout):
 
 
 DATA_TARGETS = {"ml100k_load_s": 1.0, "enron_load_s": 10.0, "enron_tokenize_index_s": 10.0}
-"""Seconds each data figure should stay under (issue 3), on a 2-core machine."""
+"""Seconds each data figure should stay under, on a 2-core machine."""
 
 MAX_LEN = 500  # the book's cut-off for an email's length in words
 
@@ -419,7 +419,7 @@ def bench_spam(data=None, repeats=5, loop_batches=3, batch_size=500, out=None):
           f"(kernels.scatter_add_rows_loop)\n"
           f"  after those {loop_batches} batches the two models agree: max |diff| "
           f"{max_diff:.2g}\n"
-          f"  targets (issue 8): epoch <= {SPAM_TARGETS['epoch_s']} s: "
+          f"  targets: epoch <= {SPAM_TARGETS['epoch_s']} s: "
           f"{verdict[epoch_s <= SPAM_TARGETS['epoch_s']]}; >= "
           f"{SPAM_TARGETS['speedup_vs_book']:g}x the book's algorithm: "
           f"{verdict[figures['speedup_vs_book'] >= SPAM_TARGETS['speedup_vs_book']]}", file=out)
@@ -601,7 +601,7 @@ def bench_fedrecon(ml, repeats=5, reference_runs=3, num_rounds=20, reference_rou
           f"{max_diff:.2g}", file=out)
     print(f"  evaluation of the {len(val)} val users: {figures['eval_val_s'] * 1e3:.1f} ms "
           f"(per-user loop {eval_reference_s * 1e3:.1f} ms)", file=out)
-    print(f"  peers (issue 8, measured beside minigrad, not in this run): TFF 0.87 "
+    print(f"  peers (measured beside minigrad, not in this run): TFF 0.87 "
           f"{FEDRECON_PEERS['tff_0.87_20_rounds_s']} s, PyTorch per-client loop "
           f"{FEDRECON_PEERS['pytorch_loop_20_rounds_s']} s for 20 rounds\n", file=out)
     print(f"  initial val: loss {initial_val['loss']:.4f}, rating accuracy "
@@ -617,7 +617,7 @@ def bench_fedrecon(ml, repeats=5, reference_runs=3, num_rounds=20, reference_rou
     print("  (TFF 0.87 here: val 1.81 / 0.315, test 1.884 / 0.313; PyTorch loop: test 1.995 / "
           "0.301)", file=out)
     verdict = {True: "ok", False: "NOT MET"}
-    print(f"\n  targets (issue 8): 20 rounds <= {FEDRECON_TARGETS['tutorial_20_rounds_s']} s: "
+    print(f"\n  targets: 20 rounds <= {FEDRECON_TARGETS['tutorial_20_rounds_s']} s: "
           f"{verdict[figures['tutorial_20_rounds_s'] <= FEDRECON_TARGETS['tutorial_20_rounds_s']]}"
           f"; >= {FEDRECON_TARGETS['speedup_vs_reference']:g}x the per-client loop: "
           f"{verdict[speedup >= FEDRECON_TARGETS['speedup_vs_reference']]}", file=out)
@@ -982,7 +982,7 @@ def bench_deepfm(ml, steps=300, warmup=30, repeats=5, batch_size=128, seed=0,
          min(step_times), f"{epoch_s:.2f}"),
         ("plain NumPy, no graph (NumpyDeepFM): lower bound", steps, ref_s, min(ref_times),
          f"{ref_s * num_batches:.2f}*"),
-        ("PyTorch eager, issue 8 anchor (not this run)", "-", DEEPFM_PEERS["pytorch_step_s"],
+        ("PyTorch eager anchor (not this run)", "-", DEEPFM_PEERS["pytorch_step_s"],
          float("nan"), f"{DEEPFM_PEERS['pytorch_epoch_s']:.2f}"),
     ]
     for label, runs, per_step, best, per_epoch in table:
@@ -1018,7 +1018,7 @@ def bench_deepfm(ml, steps=300, warmup=30, repeats=5, batch_size=128, seed=0,
     print(f"  after {repeats} epoch(s) (+{warmup + steps + 1} steps): train loss "
           f"{loss:.4f}, train AUC {train_metrics['auc']:.4f}; evaluating all {n:,} rows at "
           f"once: {eval_s:.3f} s", file=out)
-    print(f"  vs the PyTorch anchor of issue 8 (7.1 ms/step, 5.9 s/epoch, another run): step "
+    print(f"  vs the PyTorch anchor (7.1 ms/step, 5.9 s/epoch, another run): step "
           f"x{figures['step_vs_pytorch_anchor']:.2f}, epoch x"
           f"{figures['epoch_vs_pytorch_anchor']:.2f}; run ../shared/peers/bench_torch_deepfm.py "
           f"beside this for a same-machine ratio", file=out)
@@ -1084,7 +1084,7 @@ def _machine_line():
 
 
 # ---------------------------------------------------------------------------
-# all: every workload, then the README's performance table (issue 8)
+# all: every workload, then the README's performance table
 # ---------------------------------------------------------------------------
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DOCS_DIR = REPO_ROOT / "docs" / "performance"
@@ -1160,7 +1160,7 @@ def performance_table(results, machine=""):
             rows.append((label, f"{data[key]:.2f} s", "-", "-", "-",
                          f"< {DATA_TARGETS[key]:g} s: {_ok(data[key] < DATA_TARGETS[key])}"))
     header = ("| workload | minigrad | reference, same run | ratio | peers (other runs, same "
-              "machine class) | goal (issue 8) |\n|---|---|---|---|---|---|\n")
+              "machine class) | goal |\n|---|---|---|---|---|---|\n")
     body = "".join("| " + " | ".join(row) + " |\n" for row in rows)
     notes = ["Medians of at least 5 runs (spam: epochs; FedRecon: 20-round runs; DeepFM: "
              "steps and epochs), measured by `python -m minigrad.bench all`; each ratio is "
@@ -1241,7 +1241,7 @@ WORKLOADS["all"] = _run_all
 
 
 # ---------------------------------------------------------------------------
-# scaling: how each workload's time grows with its size, plotted (issue 8)
+# scaling: how each workload's time grows with its size, plotted
 # ---------------------------------------------------------------------------
 def _round_robin(runners, repeats):
     """Seconds lists per runner: ``repeats`` passes, each calling every runner once in turn.
@@ -1433,7 +1433,7 @@ def scaling_spam(data, factors=(1 / 128, 1 / 32, 1 / 8, 1 / 2, 1, 4, 16, 64), re
 
 
 DEEPFM_ML1M_PYTORCH_EPOCH_S = (49.0, 51.0)
-"""PyTorch eager's split-DeepFM epoch on an ML-1M-shaped table (issue 8, not this run)."""
+"""PyTorch eager's split-DeepFM epoch on an ML-1M-shaped table (not this run)."""
 
 
 def _plot_scaling(figures, docs_dir):
@@ -1483,7 +1483,7 @@ def _plot_scaling(figures, docs_dir):
         if peers:
             px, py, pe = zip(*peers, strict=True)
             axes[0].errorbar(px, py, yerr=pe, fmt="x", ms=10, color="C3",
-                             label="PyTorch eager (issue 8, other runs)")
+                             label="PyTorch eager (other runs)")
         axes[0].set(xticks=x, ylabel="seconds per epoch (batch 128)", yscale="log",
                     title="split DeepFM: one epoch")
         axes[0].set_xticklabels([r["data"].replace(", ", ",\n") for r in dfm], fontsize=8)

@@ -15,6 +15,6 @@ __all__ = ["fedavg", "weighted_mean", "num_bytes", "sample_clients", "client_upd
            "History"]
 __all__ += ["reconstruction"]  # the module: fr = minigrad.federated.reconstruction
 
-from . import compression, split  # noqa: E402  (split learning and cut-tensor codecs, issue 6)
+from . import compression, split  # noqa: E402  (split learning and cut-tensor codecs)
 
 __all__ += ["split", "compression"]
