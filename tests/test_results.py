@@ -1,5 +1,6 @@
 """The notebooks' RESULTS lines, and the README table generated from them."""
 
+import io
 import json
 
 import numpy as np
@@ -113,3 +114,88 @@ def test_results_table_formats_lists_dicts_and_floats():
     assert "| 02_password_leakage | `recovered_words` | [a, b] |" in table
     assert "| 02_password_leakage | `recall_at_k` | 1: 0.5 |" in table
     assert "| 02_password_leakage | `extra` | 1.0 |" in table
+
+
+# ------------------------------------------------ re-executed figures against committed ones
+TOLS = {"nb": {"acc": results.Tolerance(0.002, "two emails"),
+               "rows": results.Tolerance((0, 0.01), "epsilon exact; accuracy"),
+               "words": results.Tolerance(0, "exact"),
+               "err": results.Tolerance(below=1e-12, why="round-off")}}
+COMMITTED = {"acc": [0.95, 0.96], "rows": [[1.5, 0.90], [4.0, 0.93]], "words": ["a", "b"],
+             "err": 5e-17}
+
+
+def test_figures_within_their_tolerances_pass():
+    fresh = {"acc": [0.951, 0.958], "rows": [[1.5, 0.905], [4.0, 0.925]], "words": ["a", "b"],
+             "err": 3e-17}
+
+    assert results.compare_results("nb", COMMITTED, fresh, TOLS) == []
+
+
+@pytest.mark.parametrize("key, value, fragment", [
+    ("acc", [0.95, 0.9625], "acc[1] moved"),
+    ("rows", [[1.5, 0.90], [4.01, 0.93]], "rows[1][0] moved"),      # epsilon column is exact
+    ("rows", [[1.5, 0.90], [4.0, 0.915]], "rows[1][1] moved"),
+    ("words", ["a", "c"], "words[1]"),
+    ("acc", [0.95], "acc"),                                          # a list lost an item
+    ("err", 2e-9, "below 1e-12"),
+    ("acc", [0.95, float("nan")], "acc[1] moved"),
+])
+def test_a_figure_beyond_its_tolerance_is_named(key, value, fragment):
+    fresh = dict(COMMITTED, **{key: value})
+
+    problems = results.compare_results("nb", COMMITTED, fresh, TOLS)
+
+    assert len(problems) == 1 and fragment in problems[0], problems
+
+
+def test_a_figure_without_a_tolerance_or_missing_is_a_problem():
+    fresh = dict(COMMITTED, new=1.0)
+    del fresh["acc"]
+
+    problems = results.compare_results("nb", COMMITTED, fresh, TOLS)
+
+    assert any("'new' has no stated tolerance" in p for p in problems)
+    assert any("'acc' is missing from the re-executed" in p for p in problems)
+
+
+def test_figure_drift_is_the_largest_numeric_move():
+    assert results.figure_drift([[1.0, 0.5], [2.0, 0.25]], [[1.0, 0.5], [2.0, 0.2]]) == \
+        pytest.approx(0.05)
+    assert results.figure_drift({"a": "x"}, {"a": "y"}) is None
+    assert results.figure_drift(3, 3) == 0.0
+
+
+@pytest.mark.parametrize("path", _numbered_notebooks(), ids=lambda p: p.stem)
+def test_every_committed_figure_has_a_stated_tolerance(path):
+    figures = results.read_results(path)
+    stated = results.TOLERANCES.get(path.stem, {})
+
+    assert sorted(set(figures) - set(stated)) == [], "figures without a tolerance"
+    assert sorted(set(stated) - set(figures)) == [], "tolerances for figures no longer printed"
+    assert all(t.why for t in stated.values())
+    # the committed notebook agrees with itself: a sanity check of the comparison
+    assert results.compare_results(path.stem, figures, figures) == []
+
+
+def test_drift_report_prints_a_row_per_figure_and_returns_the_problems(tmp_path):
+    committed = {"01_fedavg_spam": {"improved_test_acc": 0.9865}}
+    runs = {"a": {"01_fedavg_spam": {"improved_test_acc": 0.9860}},
+            "b": {"01_fedavg_spam": {"improved_test_acc": 0.9800}}}
+    out = io.StringIO()
+
+    problems = results.drift_report(runs, committed, out=out)
+
+    row = [line for line in out.getvalue().splitlines() if "improved_test_acc" in line][0]
+    assert "±0.0015" in row and "| 0.0005 |" in row and row.endswith("| 0.0065 |")
+    assert len(problems) == 1 and problems[0].startswith("b: 01_fedavg_spam")
+
+
+def test_fresh_results_read_json_files_or_executed_notebooks(tmp_path):
+    (tmp_path / "01_fedavg_spam.json").write_text('{"improved_test_acc": 0.98}')
+    _write_notebook(tmp_path / "02_password_leakage.ipynb", [_stdout('RESULTS {"k": 1}\n')])
+
+    got = results.fresh_results(tmp_path)
+
+    assert got == {"01_fedavg_spam": {"improved_test_acc": 0.98},
+                   "02_password_leakage": {"k": 1}}
