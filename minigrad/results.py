@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = ["REQUIRED_KEYS", "read_results", "all_results", "results_table", "write_readme",
-           "Tolerance", "TOLERANCES", "parse_results", "compare_results", "figure_drift"]
+           "Tolerance", "TOLERANCES", "parse_results", "compare_results", "figure_drift",
+           "tolerance_used", "fresh_results", "drift_report"]
 
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = REPO / "notebooks"
@@ -243,6 +244,24 @@ def figure_drift(committed, fresh):
     return worst
 
 
+def tolerance_used(committed, fresh, tol):
+    """The largest share of its allowance any number of the figure moved (1.0: at the bound),
+    or for a ``below`` figure the largest |value| / bound; None on a structural mismatch."""
+    worst = 0.0
+    for _, column, c, f in _leaves(committed, fresh):
+        if not (_is_number(c) and _is_number(f)):
+            if c != f:
+                return None
+            continue
+        if tol.below is not None:
+            worst = max(worst, abs(f) / tol.below)
+            continue
+        moved, allowed = abs(f - c), tol.allowed(column)
+        if moved:
+            worst = max(worst, moved / allowed if allowed else float("inf"))
+    return worst
+
+
 def compare_results(stem, committed, fresh, tolerances=None):
     """Problems (a list of sentences; empty when all is well) of notebook ``stem``'s fresh
     RESULTS against its committed ones, each figure within ``tolerances[stem][key]``."""
@@ -336,8 +355,9 @@ def drift_report(runs, committed=None, out=None):
     out = out or sys.stdout
     committed = all_results() if committed is None else committed
     names = list(runs)
-    print("| notebook | figure | tolerance | " + " | ".join(names) + " | largest |", file=out)
-    print("|---|---|---|" + "---|" * (len(names) + 1), file=out)
+    print("| notebook | figure | tolerance | " + " | ".join(names)
+          + " | largest | share of tolerance |", file=out)
+    print("|---|---|---|" + "---|" * (len(names) + 2), file=out)
     problems = []
     for stem, figures in committed.items():
         for key, value in figures.items():
@@ -350,7 +370,7 @@ def drift_report(runs, committed=None, out=None):
                 stated = "±(" + ", ".join(f"{a:g}" for a in tol.abs) + ")"
             else:
                 stated = f"±{tol.abs:g}" if tol.abs else "exact"
-            cells, worst = [], 0.0
+            cells, worst, used = [], 0.0, 0.0
             for name in names:
                 fresh = runs[name].get(stem, {})
                 if key not in fresh:
@@ -359,8 +379,10 @@ def drift_report(runs, committed=None, out=None):
                 d = figure_drift(value, fresh[key])
                 cells.append("differs" if d is None else f"{d:.4g}")
                 worst = float("inf") if d is None else max(worst, d)
-            print(f"| {stem} | `{key}` | {stated} | " + " | ".join(cells) + f" | {worst:.4g} |",
-                  file=out)
+                share = tolerance_used(value, fresh[key], tol) if tol else None
+                used = float("inf") if share is None else max(used, share)
+            print(f"| {stem} | `{key}` | {stated} | " + " | ".join(cells)
+                  + f" | {worst:.4g} | {used:.0%} |", file=out)
         for name in names:
             if stem in runs[name]:
                 problems += [f"{name}: {p}" for p in compare_results(stem, figures,

@@ -159,6 +159,15 @@ def test_a_figure_without_a_tolerance_or_missing_is_a_problem():
     assert any("'acc' is missing from the re-executed" in p for p in problems)
 
 
+def test_tolerance_used_is_the_largest_share_of_each_allowance():
+    tol = results.Tolerance((0.01, 0.1), "columns")
+
+    assert results.tolerance_used([[1.0, 0.5]], [[1.005, 0.45]], tol) == pytest.approx(0.5)
+    assert results.tolerance_used(1e-17, 5e-17, results.Tolerance(below=1e-12)) == \
+        pytest.approx(5e-5)
+    assert results.tolerance_used("a", "b", tol) is None
+
+
 def test_figure_drift_is_the_largest_numeric_move():
     assert results.figure_drift([[1.0, 0.5], [2.0, 0.25]], [[1.0, 0.5], [2.0, 0.2]]) == \
         pytest.approx(0.05)
@@ -187,7 +196,7 @@ def test_drift_report_prints_a_row_per_figure_and_returns_the_problems(tmp_path)
     problems = results.drift_report(runs, committed, out=out)
 
     row = [line for line in out.getvalue().splitlines() if "improved_test_acc" in line][0]
-    assert "±0.0015" in row and "| 0.0005 |" in row and row.endswith("| 0.0065 |")
+    assert "±0.0015" in row and "| 0.0005 |" in row and row.endswith("| 0.0065 | 433% |")
     assert len(problems) == 1 and problems[0].startswith("b: 01_fedavg_spam")
 
 
