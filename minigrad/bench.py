@@ -254,7 +254,7 @@ WORKLOADS = {"kernels": _run_kernels, "data": _run_data}
 # spam: one epoch of the book's recipe, against the book's per-row loop (issues 4, 8)
 # ---------------------------------------------------------------------------
 SPAM_TARGETS = {"epoch_s": 0.2, "speedup_vs_book": 100.0}
-"""Issue 8's goals: an epoch in <= 0.2 s, >= 100x the book's algorithm."""
+"""The goals: an epoch in <= 0.2 s, >= 100x the book's algorithm."""
 
 
 def _real_root(workload, what, folder, root=None):
@@ -440,10 +440,10 @@ WORKLOADS["spam"] = _run_spam
 # (issues 5, 8)
 # ---------------------------------------------------------------------------
 FEDRECON_TARGETS = {"tutorial_20_rounds_s": 0.5, "speedup_vs_reference": 10.0}
-"""Issue 8's goals: the tutorial's 20 rounds in <= 0.5 s, >= 10x the per-client loop."""
+"""The goals: the tutorial's 20 rounds in <= 0.5 s, >= 10x the per-client loop."""
 
 FEDRECON_PEERS = {"tff_0.87_20_rounds_s": 43.7, "pytorch_loop_20_rounds_s": 5.8}
-"""Issue 8's anchors on this machine class (../shared/peers/), not measured in this run."""
+"""Peer anchors measured on this machine class (PyTorch and TFF scripts), not in this run."""
 
 
 def _ml100k(workload, root=None):
@@ -636,10 +636,10 @@ WORKLOADS["fedrecon"] = _run_fedrecon
 # deepfm: split DeepFM on ml-100k, batch 128, against a plain-NumPy lower bound (issues 6, 8)
 # ---------------------------------------------------------------------------
 DEEPFM_PEERS = {"pytorch_step_s": 0.0071, "pytorch_epoch_s": 5.9}
-"""Issue 8's anchor: PyTorch eager, the same split DeepFM on ml-100k at batch 128 (not this run)."""
+"""The anchor: PyTorch eager, the same split DeepFM on ml-100k at batch 128 (not this run)."""
 
 DEEPFM_TARGETS = {"step_vs_pytorch": 1.0}
-"""Issue 8's goal: a step no slower than PyTorch eager's (measured beside it, same machine)."""
+"""The goal: a step no slower than PyTorch eager's (measured beside it, same machine)."""
 
 __all__ += ["bench_deepfm", "deepfm_parties", "NumpyDeepFM"]
 
