@@ -120,8 +120,8 @@ _EMAILS = ("float32 training, spam test accuracy on 2,000 emails: did not move i
            "configuration measured; 3 emails (0.0015) of slack for a CPU we did not measure")
 _FLOAT64 = ("float64 training: did not move in any configuration measured; one unit of the "
             "4th decimal for a value on a rounding boundary")
-_AUC = ("float32 DeepFM training, 3,125 Adam steps: moved up to 0.0012 across the configurations "
-        "measured; the bound is ~3x that and ~1 standard error of an AUC on 20,000 test rows")
+_AUC = ("float32 DeepFM training: moved up to 0.0014 at the reported epoch (0.0024 at an earlier "
+        "one) across the configurations measured; ~1 standard error of an AUC on 20,000 rows")
 
 TOLERANCES = {
     "01_fedavg_spam": {
@@ -160,12 +160,17 @@ TOLERANCES = {
         "split_best_epoch": T(0, "validation AUC rises by 0.005 from epoch 4 to 5, beyond the "
                                  "drift: the choice must not change"),
         "split_test_precision_recall": T(0.02, "precision and recall at threshold 0.5 move with "
-                                               "calibration: up to 0.007 measured"),
+                                               "calibration: up to 0.0031 measured (0.0066 for "
+                                               "bob alone, not reported)"),
         "compression_val_auc_change": T(0.005, "difference of two float32 runs: moved up to "
-                                               "0.0022 measured (its sign too); the text calls "
+                                               "0.0028 measured (its sign too); the text calls "
                                                "float16 and int8 free within this bound"),
-        "topk_val_auc_change": T(0.02, "difference of two float32 runs, one of them top-k "
-                                       "sparsified: moved up to 0.0086 measured"),
+        "topk_val_auc_change": T(0.03, "difference of two float32 runs, one of them top-k "
+                                       "sparsified: moved up to 0.0154 measured (2 threads)"),
+        "float16_max_rel_error": T(below=2.0**-11, why="float16 rounds each value to 11 "
+                                                       "significant bits: error <= 2^-11 |x|"),
+        "int8_max_rel_error": T(below=1 / 255, why="affine int8: error <= half a step of "
+                                                   "range / 255 <= max|x| / 255"),
         "lr_schedule": _EXACT,
         "final_train_rows": _EXACT,
         "bytes_per_epoch": _EXACT,
@@ -181,28 +186,30 @@ TOLERANCES = {
                                                          "clients: the protocol's error bound"),
         "secagg_dropout_max_abs_error": T(below=2.10e-9, why="fixed-point quantization of 9 "
                                                              "survivors: the protocol's bound"),
+        "paillier_vs_plain_max_weight_diff": T(below=1e-6, why="float32 rounding of the decoded "
+                                                              "average (~1e-7 at weights ~1)"),
         "dp_eps_vs_acc": T((0.01, 0.0015), "epsilon: float64 accountant, printed to 2 decimals; "
                                            "accuracy: " + _EMAILS),
         "dp_eps_vs_acc_100_clients": T((0.01, 0.0015), "as dp_eps_vs_acc"),
         "dp_no_noise_test_acc": T(0.0015, _EMAILS),
     },
     "06_split_learning_label_leakage": {
-        "norm_leak_auc": T(0.01, "float32 training: moved up to 0.0023 measured"),
+        "norm_leak_auc": T(0.01, "float32 training: moved up to 0.0023 measured (Prescott)"),
         "direction_leak_auc": T(0.002, "near 1 (0.9999 to 1.0): moved < 0.0001 measured"),
         "test_auc": T(0.004, _AUC),
         "norm_leak_auc_rating5": T(0.01, "float32 training: moved up to 0.0005 measured"),
         "direction_leak_auc_rating5": T(0.002, "near 1: moved < 0.0001 measured"),
         "defended_label": _EXACT,
-        "defended": T((0, 0.004, 0.04), "noise scale; test AUC as test_auc; norm leak AUC under "
-                                        "noise moved up to 0.012 measured (noise 1)"),
+        "defended": T((0, 0.004, 0.04), "noise scale; test AUC (moved up to 0.0021); norm leak "
+                                        "AUC under noise moved up to 0.012 measured (noise 1)"),
         "defended_direction": T((0, 0.004, 0.04), "as defended: direction leak moved up to "
                                                   "0.0154 measured (noise 1)"),
         "norm_equalised_max": T((0.004, 0.02, 0.01), "test AUC; norm leak near chance (0.5) "
                                                      "moved up to 0.0055; direction leak"),
         "leak_auc_by_epoch": T(0.01, "as norm_leak_auc (the direction leak is near 1)"),
         "bob_alone_test_auc": T(0.004, _AUC),
-        "train_loss_and_cut_norm": T((0.01, 2.0), "training loss; mean |cut| (3.1 and 66.9) "
-                                                  "moved up to 0.16 measured"),
+        "train_loss_and_cut_norm": T((0.03, 2.0), "training loss (0.42 and 1.09: moved up to "
+                                                  "0.0088); mean |cut| (3.1, 66.9): up to 0.33"),
         "one_batch": T(5e-4, "mean gradient norms of one batch (~2e-3 to 7e-3)"),
     },
 }
