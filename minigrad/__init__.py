@@ -7,7 +7,7 @@
 
 from . import kernels, losses, nn, optim
 from .gradcheck import gradcheck
-from .random import seed
+from .rng import seed
 from .tensor import Tensor, concat, is_grad_enabled, no_grad
 
 __version__ = "0.1.0"

@@ -26,7 +26,7 @@ import copy
 
 import numpy as np
 
-from . import random as _random
+from . import rng as _rng
 from .nn import Layer, Linear
 from .tensor import Tensor, concat
 
@@ -74,7 +74,7 @@ class FieldEmbedding(Layer):
 
     def __init__(self, cardinalities, dim, slots=None, bias=True, init="glorot", rng=None,
                  dtype=np.float32):
-        rng = _random.resolve(rng)
+        rng = _rng.resolve(rng)
         cards, slots = _slots(cardinalities, slots)
         self.cardinalities, self.slots, self.dim = tuple(cards), tuple(slots), int(dim)
         self.row_offsets = np.concatenate([[0], np.cumsum(cards)[:-1]]).astype(np.intp)
@@ -162,7 +162,7 @@ class DNN(Layer):
     """
 
     def __init__(self, n_inputs, units, output_dim=None, rng=None, dtype=np.float32):
-        rng = _random.resolve(rng)
+        rng = _rng.resolve(rng)
         self.units = tuple(int(u) for u in units)
         sizes = (int(n_inputs),) + self.units
         self.layers = [Linear(a, b, rng=rng, dtype=dtype)
@@ -191,7 +191,7 @@ class DeepFMBase(Layer):
 
     def __init__(self, cardinalities, slots=None, dim=16, units=(256, 32),
                  fm_stop_gradient=False, rng=None, dtype=np.float32):
-        rng = _random.resolve(rng)
+        rng = _rng.resolve(rng)
         self.embedding = FieldEmbedding(cardinalities, dim, slots, rng=rng, dtype=dtype)
         self.first_order = FirstOrder(cardinalities, slots, dtype=dtype)
         self.dnn = DNN(self.embedding.num_fields * dim, units, rng=rng, dtype=dtype)

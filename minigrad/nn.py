@@ -8,7 +8,7 @@ is exactly what a federated client ships.
 
 import numpy as np
 
-from . import random as _random
+from . import rng as _rng
 from .losses import BCELoss, BCEWithLogitsLoss, MSELoss
 from .tensor import Tensor
 
@@ -96,7 +96,7 @@ class Linear(Layer):
     """y = x W + b: (B, n_inputs) -> (B, n_outputs); He-scaled normal init as in the book."""
 
     def __init__(self, n_inputs, n_outputs, bias=True, rng=None, dtype=np.float64):
-        rng = _random.resolve(rng)
+        rng = _rng.resolve(rng)
         w = rng.standard_normal((n_inputs, n_outputs)) * np.sqrt(2.0 / n_inputs)
         self.weight = Tensor(w.astype(dtype), autograd=True)
         self.bias = Tensor(np.zeros(n_outputs, dtype=dtype), autograd=True) if bias else None
@@ -115,7 +115,7 @@ class Embedding(Layer):
     """
 
     def __init__(self, vocab_size, dim, rng=None, dtype=np.float64, padding_idx=None):
-        rng = _random.resolve(rng)
+        rng = _rng.resolve(rng)
         self.vocab_size = vocab_size
         self.dim = dim
         if padding_idx is not None and not 0 <= padding_idx < vocab_size:
