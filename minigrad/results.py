@@ -200,10 +200,11 @@ TOLERANCES = {
         "norm_leak_auc_rating5": T(0.01, "float32 training: moved up to 0.0005 measured"),
         "direction_leak_auc_rating5": T(0.002, "near 1: moved < 0.0001 measured"),
         "defended_label": _EXACT,
-        "defended": T((0, 0.004, 0.04), "noise scale; test AUC (moved up to 0.0021); norm leak "
-                                        "AUC under noise moved up to 0.012 measured (noise 1)"),
-        "defended_direction": T((0, 0.004, 0.04), "as defended: direction leak moved up to "
-                                                  "0.0154 measured (noise 1)"),
+        "defended": T((0, 0.008, 0.04), "noise scale; test AUC of a noise-trained model (moved "
+                                        "up to 0.0045, NumPy without AVX); norm leak AUC under "
+                                        "noise up to 0.012 (noise 1)"),
+        "defended_direction": T((0, 0.008, 0.04), "as defended: direction leak moved up to "
+                                                  "0.0157 measured (noise 1)"),
         "norm_equalised_max": T((0.004, 0.02, 0.01), "test AUC; norm leak near chance (0.5) "
                                                      "moved up to 0.0055; direction leak"),
         "leak_auc_by_epoch": T(0.01, "as norm_leak_auc (the direction leak is near 1)"),
