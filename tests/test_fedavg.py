@@ -10,7 +10,12 @@ import pytest
 
 from minigrad.datasets import synthetic_spam
 from minigrad.federated import (
+    Aggregator,
+    FedAvg,
     History,
+    PoissonSample,
+    ServerSGD,
+    UniformSample,
     client_update,
     fedavg,
     num_bytes,
@@ -20,7 +25,7 @@ from minigrad.federated import (
 )
 from minigrad.recipes import spam
 
-RECORD_KEYS = ["round", "clients", "num_examples", "bytes_down", "bytes_up"]
+RECORD_KEYS = ["round", "clients", "num_examples", "bytes_down", "bytes_up", "seconds"]
 
 
 # ---------------------------------------------------------------------------
@@ -186,7 +191,8 @@ def constant_client(value, n=1, dtype=np.float32):
 def test_server_lr_moves_from_server_toward_average(server_lr, expected):
     server = {"w": np.zeros(2, np.float32)}
 
-    new, _ = run_round(server, [None], constant_client([2.0, 4.0]), server_lr=server_lr)
+    new, _ = run_round(server, [None], constant_client([2.0, 4.0]),
+                       server_update=ServerSGD(server_lr))
 
     np.testing.assert_array_equal(new["w"], expected)
     assert new["w"].dtype == np.float32
@@ -198,7 +204,7 @@ def test_a_client_cannot_change_the_server_models_dtype(server_lr):
     server = {"w": np.zeros(2, np.float32)}
 
     new, _ = run_round(server, [None], constant_client([2.0, 4.0], dtype=np.float64),
-                       server_lr=server_lr)
+                       server_update=ServerSGD(server_lr))
 
     assert new["w"].dtype == np.float32
 
@@ -271,6 +277,107 @@ def test_history_table_has_one_row_per_round():
 
 
 # ---------------------------------------------------------------------------
+# the pluggable pieces: aggregator, sampler, server update
+# ---------------------------------------------------------------------------
+class MedianOfDeltas(Aggregator):
+    """A coordinate-wise median: an aggregator the package does not ship."""
+
+    def encode(self, update, rng):
+        return update.delta
+
+    def message_bytes(self, message):
+        return num_bytes(message)
+
+    def aggregate(self, messages, template, rng):
+        median = {k: np.median([m[k] for m in messages], axis=0) for k in template}
+        return median, {"kind": "median"}
+
+
+def test_a_custom_aggregator_sees_only_encoded_messages_and_sets_the_new_model():
+    server = {"w": np.zeros(2, np.float32)}
+    values = {"a": [1.0, 9.0], "b": [2.0, -1.0], "c": [100.0, 0.5]}
+
+    new, record = run_round(server, ["a", "b", "c"],
+                            lambda p, d: ({"w": np.asarray(values[d], np.float32)}, 1),
+                            aggregator=MedianOfDeltas())
+
+    np.testing.assert_array_equal(new["w"], [2.0, 0.5])
+    assert record["kind"] == "median"
+    assert record["bytes_up"] == 3 * 2 * 8  # float64 deltas
+
+
+def test_fedavg_aggregator_recovers_each_delta_exactly_from_the_parameters_sent():
+    server = {"w": np.array([0.1, 3.0], np.float32)}
+    moved = np.array([0.1, 3.0], np.float32) + np.float32(1e-7) * np.array([0, 1], np.float32)
+
+    new, record = run_round(server, [None, None], lambda p, d: ({"w": moved.copy()}, 5))
+
+    np.testing.assert_array_equal(new["w"], moved)  # the unchanged entry stays bit-identical
+    assert record["bytes_up"] == 2 * 8  # float32 parameters, as the book sends them
+
+
+def test_fedavg_aggregator_and_fedavg_function_agree():
+    server = {"w": np.zeros(3, np.float32)}
+    sent = {"a": ([1.0, 2.0, 3.0], 1), "b": ([5.0, 6.0, 7.0], 3)}
+
+    def update(params, data):
+        value, n = sent[data]
+        return {"w": np.asarray(value, np.float32)}, n
+
+    new, _ = run_round(server, ["a", "b"], update, aggregator=FedAvg(weighted=True))
+    direct = fedavg([({"w": np.asarray(v, np.float32)}, n) for v, n in sent.values()])
+
+    np.testing.assert_array_equal(new["w"], direct["w"])
+
+
+def test_poisson_sampler_draws_each_client_independently():
+    rng = np.random.default_rng(0)
+    counts = np.zeros(50)
+
+    for _ in range(400):
+        counts[PoissonSample(0.2)(50, rng)] += 1
+
+    assert 0.15 < counts.mean() / 400 < 0.25
+    assert PoissonSample(0.2)(50, np.random.default_rng(1)).tolist() == \
+        np.flatnonzero(np.random.default_rng(1).random(50) < 0.2).tolist()
+
+
+class NeedsPoisson(FedAvg):
+    sampler = PoissonSample(0.5)
+
+
+def test_an_aggregators_required_sampler_is_the_default_and_cannot_be_swapped():
+    server = {"w": np.zeros(1)}
+    clients = list(range(20))
+
+    _, record = run_round(server, clients, lambda p, d: (p, 1), aggregator=NeedsPoisson(),
+                          rng=np.random.default_rng(2))
+
+    assert record["clients"] == PoissonSample(0.5)(20, np.random.default_rng(2)).tolist()
+    with pytest.raises(ValueError, match=r"needs sampler PoissonSample\(0.5\)"):
+        run_round(server, clients, lambda p, d: (p, 1), aggregator=NeedsPoisson(),
+                  sampler=UniformSample(3), rng=np.random.default_rng(2))
+
+
+@pytest.mark.parametrize("make", [lambda: UniformSample(0), lambda: PoissonSample(0.0),
+                                  lambda: PoissonSample(1.5), lambda: ServerSGD(float("nan"))],
+                         ids=["k=0", "q=0", "q>1", "lr=nan"])
+def test_round_pieces_validate_their_settings(make):
+    with pytest.raises(ValueError):
+        make()
+
+
+def test_keep_messages_records_what_the_server_received():
+    server = {"w": np.zeros(2, np.float32)}
+
+    _, record = run_round(server, [None], constant_client([1.0, 2.0], n=4), keep_messages=True)
+
+    (params, n), = record["messages"]
+    np.testing.assert_array_equal(params["w"], [1.0, 2.0])
+    assert n == 4
+
+
+# ---------------------------------------------------------------------------
 # client sampling
 # ---------------------------------------------------------------------------
 def test_sampling_is_reproducible_by_seed():
@@ -302,7 +409,7 @@ def test_run_round_samples_with_the_generator():
     clients = list(range(10))
 
     def run(seed):
-        _, record = run_round(server, clients, lambda p, d: (p, 1), clients_per_round=3,
+        _, record = run_round(server, clients, lambda p, d: (p, 1), sampler=UniformSample(3),
                               rng=np.random.default_rng(seed))
         return record
 
@@ -358,9 +465,9 @@ def test_identical_clients_aggregate_to_one_clients_result(spam_data, weighted):
     model = spam.spam_model(len(spam_data.vocab))
     server = model.state_dict()
 
-    one, _ = run_round(server, [data], spam_update(model), weighted=weighted)
+    one, _ = run_round(server, [data], spam_update(model), aggregator=FedAvg(weighted))
     three, record = run_round(server, [data, data, data], spam_update(model),
-                              weighted=weighted)
+                              aggregator=FedAvg(weighted))
 
     assert np.abs(one["weight"]).max() > 0
     assert np.array_equal(three["weight"], one["weight"])

@@ -11,37 +11,18 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 from realdata import ENRON_ROOT, needs_enron
+from tinyspam import paillier_test_keys, tiny_spam_clients
 
-from minigrad.datasets import PAD_INDEX, Vocabulary
+from minigrad.datasets import PAD_INDEX
 from minigrad.federated import History, client_update, run_round
+from minigrad.federated.params import delta
 from minigrad.privacy import dp, paillier
+from minigrad.privacy.secure_sums import PaillierFedAvg
 from minigrad.recipes import private_spam as ps
 from minigrad.recipes import spam
 
-WORDS = ["my", "computer", "password", "is", "pizza", "free", "money", "meeting", "at", "noon"]
-
-
-@pytest.fixture(scope="module")
-def keys():
-    return paillier.generate_keypair(256, rng=np.random.default_rng(7))  # tests only: insecure
-
-
-@pytest.fixture
-def tiny():
-    """A 12-row vocabulary, three clients of literal emails, and the book's update."""
-    vocab = Vocabulary(WORDS)
-    emails = [[["free", "money"], ["meeting", "at", "noon"], ["free", "pizza"]],
-              [["my", "password", "is", "pizza"], ["money", "money", "free"]],
-              [["computer", "meeting"], ["at", "noon", "is"], ["free"], ["my", "computer"]]]
-    labels = [[1, 0, 1], [0, 1], [0, 0, 1, 0]]
-    clients = [(vocab.to_indices(e, max_len=5).indices, np.array(lab, float).reshape(-1, 1))
-               for e, lab in zip(emails, labels, strict=True)]
-    model = spam.spam_model(len(vocab))
-
-    def update(params, data):
-        return client_update(model, params, ps.local_trainer(alpha=0.5), data)
-
-    return vocab, clients, update
+tiny = pytest.fixture(tiny_spam_clients)
+keys = pytest.fixture(scope="module")(paillier_test_keys)
 
 
 # ---------------------------------------------------------------------------
@@ -88,18 +69,6 @@ def test_local_trainer_rejects_a_bad_batch_size():
         ps.local_trainer(batch_size=0)
 
 
-def test_client_delta_is_float64_and_checks_names():
-    sent = {"weight": np.array([[1.0], [2.0]], dtype=np.float32)}
-    received = {"weight": np.array([[1.5], [2.0]], dtype=np.float32)}
-
-    delta = ps.client_delta(sent, received)
-
-    assert delta["weight"].dtype == np.float64
-    assert delta["weight"][:, 0].tolist() == [0.5, 0.0]
-    with pytest.raises(ValueError, match="missing"):
-        ps.client_delta(sent, {"bias": np.zeros(1)})
-
-
 # ---------------------------------------------------------------------------
 # train_rounds
 # ---------------------------------------------------------------------------
@@ -136,9 +105,9 @@ def test_dp_noise_on_the_padding_row_is_a_bias_unless_frozen(tiny):
     start = spam.spam_model(len(vocab)).state_dict()
 
     def run(frozen):
-        round_fn = functools.partial(dp.dp_fedavg_round, clients=clients, update_fn=update,
-                                     rng=np.random.default_rng(3), sample_rate=1.0, clip=1.0,
-                                     noise_multiplier=1.0)
+        round_fn = functools.partial(run_round, clients=clients, update_fn=update,
+                                     rng=np.random.default_rng(3),
+                                     aggregator=dp.DPFedAvg(1.0, 1.0, 1.0, len(clients)))
         params, _, _ = ps.train_rounds(lambda p, h: round_fn(p, history=h), start, 2,
                                        frozen=frozen)
         return params
@@ -169,53 +138,9 @@ def test_paillier_upload_size_rejects_negative_counts(keys):
         ps.paillier_upload_size(-1, keys[0], paillier.Encoding())
 
 
-def test_encrypted_round_equals_plain_weighted_fedavg(tiny, keys, rng):
-    vocab, clients, update = tiny
-    public_key, private_key = keys
-    server = {"weight": rng.uniform(-0.3, 0.3, (len(vocab), 1)).astype(np.float32)}
-    encoding = paillier.Encoding(frac_bits=40, max_abs=4.0, slot_bits=None)
-
-    encrypted, record = ps.paillier_fedavg_round(server, clients, update, public_key,
-                                                 private_key, rng=rng, encoding=encoding,
-                                                 keep_ciphertexts=True)
-    plain, plain_record = run_round(server, clients, update)
-
-    assert encrypted["weight"].dtype == np.float32
-    np.testing.assert_allclose(encrypted["weight"], plain["weight"], atol=2e-7, rtol=0)
-    assert np.any(encrypted["weight"] != server["weight"])
-    assert record["num_examples"] == plain_record["num_examples"] == 9
-    assert record["num_ciphertexts"] == [len(vocab)] * 3
-    assert record["bytes_up"] == 3 * len(vocab) * public_key.ciphertext_bytes
-    assert record["bytes_up_plain"] == plain_record["bytes_up"]
-    assert set(record["seconds"]) == {"train", "encrypt", "aggregate", "decrypt"}
-    assert all(c["weight"].contributors == 1 for c in record["ciphertexts"])
-
-
-def test_encrypted_round_of_one_client_is_refused(tiny, keys, rng):
-    vocab, clients, update = tiny
-    server = spam.spam_model(len(vocab)).state_dict()
-
-    with pytest.raises(ValueError, match="one client's model"):
-        ps.paillier_fedavg_round(server, clients[:1], update, *keys, rng=rng,
-                                 encoding=paillier.Encoding())
-
-
 # ---------------------------------------------------------------------------
 # secure aggregation
 # ---------------------------------------------------------------------------
-def test_flatten_and_unflatten_round_trip():
-    params = {"weight": np.arange(6.0).reshape(3, 2), "bias": np.array([7.0])}
-
-    vector = ps.flatten_params(params)
-    back = ps.unflatten_params(vector, params)
-
-    assert vector.tolist() == [0, 1, 2, 3, 4, 5, 7]
-    assert list(back) == ["weight", "bias"]
-    assert all(np.array_equal(back[k], params[k]) for k in params)
-    with pytest.raises(ValueError, match=r"needs \(7,\)"):
-        ps.unflatten_params(np.zeros(6), params)
-
-
 def test_secure_sum_equals_the_plain_sum_within_its_bound(rng):
     deltas = [{"weight": rng.normal(0, 0.01, (50, 1)), "bias": rng.normal(0, 0.01, 2)}
               for _ in range(4)]
@@ -319,9 +244,9 @@ def test_real_encrypted_fedavg_gives_the_plain_model(enron1, keys):
     server = spam.spam_model(enron1.size).state_dict()
     encoding = paillier.Encoding(frac_bits=29, max_abs=4.0, slot_bits=48)
 
-    encrypted, record = ps.paillier_fedavg_round(server, clients, enron1.update, *keys,
-                                                 rng=np.random.default_rng(0), encoding=encoding)
-    plain, _ = run_round(server, clients, enron1.update)
+    encrypted, record = run_round(server, clients, enron1.update, rng=np.random.default_rng(0),
+                                  aggregator=PaillierFedAvg(*keys, encoding))
+    plain, plain_record = run_round(server, clients, enron1.update)
 
     assert np.abs(encrypted["weight"] - plain["weight"]).max() <= 2e-7
     evaluate = spam.spam_model(enron1.size)
@@ -330,14 +255,14 @@ def test_real_encrypted_fedavg_gives_the_plain_model(enron1, keys):
         evaluate.load_state_dict(params)
         accuracies.append(spam.accuracy(evaluate, enron1.X_test, enron1.data.y_test))
     assert accuracies[0] == accuracies[1] > 0.8
-    assert record["bytes_up"] > 3 * record["bytes_up_plain"]
+    assert record["bytes_up"] > 3 * plain_record["bytes_up"]
 
 
 @needs_enron
 def test_real_secure_sum_of_updates_reveals_the_union_of_their_rows(enron1, rng):
     X, y = enron1.X, enron1.data.y_train
     server = spam.spam_model(enron1.size).state_dict()
-    deltas = [ps.client_delta(server, enron1.update(server, (X[k:k + 100], y[k:k + 100]))[0])
+    deltas = [delta(server, enron1.update(server, (X[k:k + 100], y[k:k + 100]))[0])
               for k in (0, 100, 200)]
 
     total, result = ps.secure_sum(deltas, 2, rng, clip=0.5)
@@ -354,9 +279,9 @@ def test_real_dp_rounds_keep_the_padding_row_at_zero_when_frozen(enron1):
     rows = ps.unique_training_rows(enron1.data)
     clients = ps.iid_clients(enron1.X, enron1.data.y_train, 50, np.random.default_rng(0),
                              rows=rows)
-    round_fn = functools.partial(dp.dp_fedavg_round, clients=clients, update_fn=enron1.update,
-                                 rng=np.random.default_rng(1), sample_rate=0.2, clip=0.5,
-                                 noise_multiplier=1.0)
+    round_fn = functools.partial(run_round, clients=clients, update_fn=enron1.update,
+                                 rng=np.random.default_rng(1),
+                                 aggregator=dp.DPFedAvg(0.5, 1.0, 0.2, len(clients)))
 
     params, history, curve = ps.train_rounds(
         lambda p, h: round_fn(p, history=h), spam.spam_model(enron1.size).state_dict(), 3,

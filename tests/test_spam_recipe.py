@@ -8,7 +8,7 @@ from realdata import ENRON_ROOT, needs_enron
 
 from minigrad.datasets import PAD_INDEX, load_enron_spam
 from minigrad.datasets.types import SpamCorpus
-from minigrad.federated import client_update, run_round
+from minigrad.federated import FedAvg, client_update, run_round
 from minigrad.recipes import spam
 
 
@@ -237,7 +237,8 @@ def test_book_fedavg_three_clients_plain_mean_reproduces_three_rounds(book_data)
 
     test_acc = []
     for _ in range(3):
-        server, _ = run_round(server, [bob, alice, sue], update, weighted=False)
+        server, _ = run_round(server, [bob, alice, sue], update,
+                              aggregator=FedAvg(weighted=False))
         model.load_state_dict(server)
         test_acc.append(spam.accuracy(model, d.X_test, d.y_test))
 

@@ -1,20 +1,23 @@
 """Federated learning on minigrad: parameters travel as ``{name: ndarray}`` mappings."""
 
-from . import reconstruction
-from .fedavg import (
+from . import compression, params, reconstruction, split
+from .aggregator import Aggregator, ClientUpdate
+from .fedavg import FedAvg, fedavg, weighted_mean
+from .params import num_bytes
+from .round import (
+    AllClients,
     History,
+    PoissonSample,
+    ServerSGD,
+    UniformSample,
     client_update,
-    fedavg,
-    num_bytes,
     run_round,
     sample_clients,
-    weighted_mean,
 )
 
-__all__ = ["fedavg", "weighted_mean", "num_bytes", "sample_clients", "client_update", "run_round",
-           "History"]
-__all__ += ["reconstruction"]  # the module: fr = minigrad.federated.reconstruction
-
-from . import compression, split  # noqa: E402  (split learning and cut-tensor codecs)
-
-__all__ += ["split", "compression"]
+__all__ = [
+    "run_round", "client_update", "History",
+    "Aggregator", "ClientUpdate", "FedAvg", "fedavg", "weighted_mean",
+    "AllClients", "UniformSample", "PoissonSample", "sample_clients", "ServerSGD",
+    "num_bytes", "params", "reconstruction", "split", "compression",
+]

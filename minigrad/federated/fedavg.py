@@ -1,68 +1,31 @@
-"""Federated averaging: broadcast -> local training -> aggregate -> server update.
+"""Federated averaging (McMahan et al. 2017): the weighted mean, as a function and as an aggregator.
 
-Parameters travel as plain ``{name: ndarray}`` mappings. What a client sends is
-exactly the mapping its update function returns; ``run_round`` hands nothing
-else to the server, and counts the bytes of every mapping that crosses.
+    fedavg([(params, num_examples), ...]) -> params     the book's step on whole models
+    FedAvg(weighted=True)                               the same mean, plugged into run_round
 """
-
-from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = [
-    "fedavg",
-    "weighted_mean",
-    "num_bytes",
-    "sample_clients",
-    "client_update",
-    "run_round",
-    "History",
-]
+from .aggregator import Aggregator
+from .params import check_same_keys, delta, num_bytes
+
+__all__ = ["fedavg", "weighted_mean", "example_weights", "FedAvg"]
 
 
-def num_bytes(params):
-    """Bytes of a parameter mapping as it would travel (raw array payload)."""
-    return int(sum(np.asarray(v).nbytes for v in params.values()))
-
-
-def _check_same_keys(reference, params, who):
-    if set(params) != set(reference):
-        missing = sorted(set(reference) - set(params))
-        extra = sorted(set(params) - set(reference))
-        raise ValueError(f"{who}: parameter names differ (missing {missing}, unexpected {extra})")
-    for name, value in params.items():
-        if np.shape(value) != np.shape(reference[name]):
-            raise ValueError(f"{who}: '{name}' has shape {np.shape(value)}, "
-                             f"expected {np.shape(reference[name])}")
-
-
-def fedavg(results, weighted=True):
-    """Average client parameter mappings: [(params, num_examples), ...] -> params.
-
-    ``weighted=True`` weights each client by its number of examples (McMahan et
-    al. 2017); ``weighted=False`` is the book's plain mean, which over-counts
-    small clients. The result keeps the clients' dtype.
-    """
-    results = list(results)
-    if not results:
-        raise ValueError("fedavg: no client results to average")
-    first = results[0][0]
-    for i, (params, n) in enumerate(results):
-        _check_same_keys(first, params, f"fedavg: client {i}")
-        if weighted and (not np.isscalar(n) or n < 0):
-            raise ValueError(f"fedavg: client {i} reported {n!r} examples; expected a count >= 0")
-    if weighted:
-        weights = np.array([n for _, n in results], dtype=np.float64)
-        if weights.sum() <= 0:
-            raise ValueError("fedavg: the clients reported 0 examples in total")
-        weights /= weights.sum()
-    else:
-        weights = np.full(len(results), 1.0 / len(results))
-    out = {}
-    for name, value in first.items():
-        mean = weighted_mean([params[name] for params, _ in results], weights)
-        out[name] = mean.astype(np.asarray(value).dtype, copy=False)
-    return out
+def example_weights(counts, weighted, who):
+    """Client weights that sum to 1: by example count, or equal (``weighted=False``) -> (K,)."""
+    counts = list(counts)
+    if not counts:
+        raise ValueError(f"{who}: no client results to average")
+    if not weighted:
+        return np.full(len(counts), 1.0 / len(counts))
+    for i, n in enumerate(counts):
+        if not np.isscalar(n) or isinstance(n, (bool, np.bool_)) or not np.isfinite(n) or n < 0:
+            raise ValueError(f"{who}: client {i} reported {n!r} examples; expected a count >= 0")
+    weights = np.array(counts, dtype=np.float64)
+    if weights.sum() <= 0:
+        raise ValueError(f"{who}: the clients reported 0 examples in total")
+    return weights / weights.sum()
 
 
 def weighted_mean(arrays, weights):
@@ -79,92 +42,45 @@ def weighted_mean(arrays, weights):
     return first + total
 
 
-def sample_clients(num_clients, clients_per_round, rng):
-    """``clients_per_round`` distinct client indices, drawn with ``rng``, sorted."""
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError("sample_clients: pass an explicit np.random.Generator "
-                        "(np.random.default_rng(seed)) so rounds are reproducible")
-    if not 1 <= clients_per_round <= num_clients:
-        raise ValueError(f"sample_clients: clients_per_round={clients_per_round} must be "
-                         f"between 1 and num_clients={num_clients}")
-    return np.sort(rng.choice(num_clients, size=clients_per_round, replace=False))
+def fedavg(results, weighted=True):
+    """Average client parameter mappings: [(params, num_examples), ...] -> params.
 
-
-def client_update(model, params, train_fn, data):
-    """Load ``params`` into ``model``, run ``train_fn(model, data)``, return what is sent.
-
-    ``train_fn`` returns the number of examples it trained on. The client
-    sends ``(model.state_dict(), num_examples)`` and nothing else.
+    ``weighted=True`` weights each client by its number of examples (McMahan et
+    al. 2017); ``weighted=False`` is the book's plain mean, which over-counts
+    small clients. The result keeps the clients' dtype.
     """
-    model.load_state_dict(params)
-    num_examples = train_fn(model, data)
-    return model.state_dict(), int(num_examples)
+    results = list(results)
+    if not results:
+        raise ValueError("fedavg: no client results to average")
+    first = results[0][0]
+    for i, (params, _) in enumerate(results):
+        check_same_keys(first, params, f"fedavg: client {i}")
+    weights = example_weights([n for _, n in results], weighted, "fedavg")
+    return {name: weighted_mean([params[name] for params, _ in results], weights)
+            .astype(np.asarray(value).dtype, copy=False) for name, value in first.items()}
 
 
-@dataclass
-class History:
-    """Per-round records: metrics and bytes each way. ``.table()`` gives a DataFrame."""
+class FedAvg(Aggregator):
+    """FedAvg as McMahan et al. and the book run it: each client sends its trained
+    parameters and example count; the server subtracts what it broadcast (exactly, in
+    float64) and takes the example-weighted (or, ``weighted=False``, plain) mean of the
+    deltas. A client that changed nothing contributes exactly zero."""
 
-    rounds: list = field(default_factory=list)
+    def __init__(self, weighted=True):
+        self.weighted = bool(weighted)
 
-    def append(self, record):
-        self.rounds.append(dict(record))
+    def __repr__(self):
+        return f"FedAvg(weighted={self.weighted})"
 
-    def __len__(self):
-        return len(self.rounds)
+    def encode(self, update, rng):
+        return {k: np.asarray(v) for k, v in update.trained.items()}, int(update.num_examples)
 
-    def __getitem__(self, i):
-        return self.rounds[i]
+    def message_bytes(self, message):
+        return num_bytes(message[0])
 
-    def column(self, key):
-        return [r.get(key) for r in self.rounds]
-
-    def table(self):
-        import pandas as pd
-
-        return pd.DataFrame(self.rounds)
-
-
-def run_round(server_params, clients, update_fn, *, rng=None, clients_per_round=None,
-              weighted=True, server_lr=1.0, round_num=None, history=None):
-    """One FedAvg round; returns the new server parameters and the round's record.
-
-    broadcast: each sampled client receives a copy of ``server_params``;
-    local training: ``update_fn(params_copy, client) -> (params, num_examples)``;
-    aggregate: ``fedavg`` of exactly what the clients returned;
-    server update: ``server + server_lr * (average - server)`` (``server_lr=1``
-    replaces the model with the average, as in McMahan et al.).
-    ``clients`` is a sequence of client datasets; with ``clients_per_round``
-    they are sampled with ``rng`` (an ``np.random.Generator``).
-    """
-    num_clients = len(clients)
-    if clients_per_round is None or clients_per_round >= num_clients:
-        chosen = np.arange(num_clients)
-    else:
-        chosen = sample_clients(num_clients, clients_per_round, rng)
-
-    results, bytes_up = [], 0
-    for c in chosen:
-        sent = {k: np.array(v, copy=True) for k, v in server_params.items()}  # broadcast
-        params, n = update_fn(sent, clients[c])
-        _check_same_keys(server_params, params, f"run_round: client {int(c)}")
-        bytes_up += num_bytes(params)
-        results.append((params, n))
-
-    average = fedavg(results, weighted=weighted)
-    if server_lr == 1.0:  # the server's dtype, whatever a client sent
-        new_params = {k: average[k].astype(server_params[k].dtype, copy=False)
-                      for k in server_params}
-    else:
-        new_params = {k: (server_params[k] + server_lr * (average[k] - server_params[k]))
-                      .astype(server_params[k].dtype, copy=False) for k in server_params}
-    record = {
-        "round": round_num if round_num is not None else (len(history) + 1 if history else 1),
-        "clients": [int(c) for c in chosen],
-        "num_examples": int(sum(n for _, n in results)),
-        "bytes_down": num_bytes(server_params) * len(chosen),
-        "bytes_up": bytes_up,
-    }
-    if history is not None:
-        history.append(record)
-    return new_params, record
+    def aggregate(self, messages, template, rng):
+        deltas = [delta(template, params, f"FedAvg: message {i}")
+                  for i, (params, _) in enumerate(messages)]
+        weights = example_weights([n for _, n in messages], self.weighted, "FedAvg")
+        mean = {name: weighted_mean([d[name] for d in deltas], weights) for name in template}
+        return mean, {}

@@ -61,7 +61,7 @@ from typing import Any
 import numpy as np
 
 from . import lockstep
-from .fedavg import History, sample_clients
+from .round import History, sample_clients
 
 __all__ = [
     "ITEM_EMBEDDING",

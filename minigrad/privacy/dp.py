@@ -1,48 +1,30 @@
 """Differential privacy for federated learning: DP-FedAvg and its RDP accountant.
 
-DP-FedAvg (McMahan, Ramage, Talwar, Zhang, "Learning Differentially Private
-Recurrent Language Models", ICLR 2018), one round:
-
-1. sample: each client joins independently with probability ``q`` (Poisson
-   sampling, the assumption the accountant is proved for);
-2. each sampled client trains locally; its update ``delta = client - server``
-   (all parameters flattened into one vector) is clipped to L2 norm ``clip``;
-3. the server sums the clipped updates, adds Gaussian noise
-   ``N(0, (noise_multiplier * clip)^2)`` to every coordinate of the sum, and
-   divides by the *expected* number of clients ``q * N`` (the paper's
-   fixed-denominator estimator);
-4. server update: ``server + server_lr * noisy_average``.
-
-    chosen = poisson_sample(num_clients, q, rng)
-    new_params, record = dp_fedavg_round(server, clients, update_fn, rng=rng,
-                                         sample_rate=q, clip=1.0, noise_multiplier=1.0)
+    aggregator = DPFedAvg(clip=1.0, noise_multiplier=1.0, sample_rate=q, num_clients=N)
+    new_params, record = run_round(server, clients, update_fn, rng=rng, aggregator=aggregator)
     eps, order = rdp_epsilon(q, noise_multiplier=1.0, steps=num_rounds, delta=1e-5)
 
-What the guarantee covers: user-level DP (adding or removing one client's whole
-data) for everything the server releases, i.e. every model of every round. The
-server itself still sees each clipped update (central DP with a trusted
-aggregator); secure aggregation is what hides the individual updates from it.
-
-The accountant is the Renyi-DP analysis of the sampled Gaussian mechanism
-(Mironov, Talwar, Zhang, "Renyi Differential Privacy of the Sampled Gaussian
-Mechanism", 2019), the one TensorFlow Privacy and Opacus use: ``compute_rdp``
-gives the RDP of ``steps`` rounds at each order, ``epsilon_from_rdp`` converts
-it to an (epsilon, delta) guarantee, ``rdp_epsilon`` does both.
+What the guarantee covers, and where the accountant comes from: docs/dp.md.
 """
 
 import math
 import numbers
+from dataclasses import dataclass
 
 import numpy as np
 
-from ..federated.fedavg import _check_same_keys, num_bytes
+from ..federated.aggregator import Aggregator
+from ..federated.params import check_same_keys, num_bytes
+from ..federated.round import PoissonSample
+from ..rng import check_generator
 
 __all__ = [
     "global_norm",
     "clip_update",
     "dp_aggregate",
     "poisson_sample",
-    "dp_fedavg_round",
+    "DPFedAvg",
+    "Clipped",
     "compute_rdp",
     "epsilon_from_rdp",
     "rdp_epsilon",
@@ -74,12 +56,6 @@ def _check_noise(noise_multiplier, who):
             or noise_multiplier < 0 or math.isinf(noise_multiplier)):
         raise ValueError(f"{who}: noise_multiplier={noise_multiplier!r} must be a finite "
                          f"number >= 0 (the noise std is noise_multiplier * clip)")
-
-
-def _check_generator(rng, who):
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"{who}: pass an explicit np.random.Generator "
-                        f"(np.random.default_rng(seed)) so the noise is reproducible")
 
 
 def _flat_rows(updates, names):
@@ -166,7 +142,7 @@ def dp_aggregate(deltas, clip, noise_multiplier, rng, expected_clients, *, templ
     """
     _check_clip(clip, "dp_aggregate")
     _check_noise(noise_multiplier, "dp_aggregate")
-    _check_generator(rng, "dp_aggregate")
+    check_generator(rng, "dp_aggregate", "the noise is reproducible")
     if (not isinstance(expected_clients, numbers.Real) or not math.isfinite(expected_clients)
             or expected_clients <= 0):
         raise ValueError(f"dp_aggregate: expected_clients={expected_clients!r} must be > 0 "
@@ -177,7 +153,7 @@ def dp_aggregate(deltas, clip, noise_multiplier, rng, expected_clients, *, templ
         raise ValueError("dp_aggregate: no updates and no template; pass template= (the "
                          "server's parameters) so an empty round can still add the noise")
     for i, delta in enumerate(deltas):
-        _check_same_keys(reference, delta, f"dp_aggregate: update {i}")
+        check_same_keys(reference, delta, f"dp_aggregate: update {i}")
     names = list(reference)
     if deltas:
         clipped, _ = _clip_rows(_flat_rows(deltas, names), len(deltas), clip)
@@ -200,7 +176,7 @@ def poisson_sample(num_clients, sample_rate, rng):
     RDP accountant assumes; a fixed-size sample (``sample_clients``) is not covered
     by it.
     """
-    _check_generator(rng, "poisson_sample")
+    check_generator(rng, "poisson_sample", "the sample is reproducible")
     if not isinstance(num_clients, numbers.Integral) or num_clients < 1:
         raise ValueError(f"poisson_sample: num_clients={num_clients!r} must be an int >= 1")
     _check_rate(sample_rate, "poisson_sample: sample_rate")
@@ -212,66 +188,70 @@ def _check_rate(q, field):
         raise ValueError(f"{field}={q!r} must be a probability in [0, 1]")
 
 
-def dp_fedavg_round(server_params, clients, update_fn, *, rng, sample_rate, clip,
-                    noise_multiplier, server_lr=1.0, round_num=None, history=None):
-    """One DP-FedAvg round; returns the new server parameters and the round's record.
+@dataclass(frozen=True)
+class Clipped:
+    """A DP-FedAvg message: the update clipped to L2 norm ``clip`` (float64).
 
-    The same round as ``run_round`` (broadcast -> local training -> aggregate ->
-    server update, ``update_fn(params_copy, client) -> (params, num_examples)``),
-    with DP-FedAvg's changes: clients are Poisson-sampled with ``sample_rate``
-    using ``rng``; what leaves a client is its update ``params - server``, clipped
-    to global norm ``clip``; the server adds ``N(0, (noise_multiplier * clip)^2)``
-    to the sum and divides by ``sample_rate * len(clients)`` (``dp_aggregate``);
-    then ``server + server_lr * noisy_average``. Every client counts the same
-    (no weighting by examples: a weight would scale the sensitivity).
-
-    The record adds to ``run_round``'s keys: ``num_sampled``, ``num_clipped``
-    (updates longer than ``clip``), ``mean_update_norm`` (before clipping; NaN
-    when nobody was sampled) and ``noise_std`` (per coordinate of the average).
-    Account for ``R`` rounds with ``rdp_epsilon(sample_rate, noise_multiplier, R, delta)``.
+    ``norm_before`` is for the course's diagnostics (how many updates clipping
+    bit); it is not covered by the DP guarantee and a deployment does not send it.
     """
-    _check_rate(sample_rate, "dp_fedavg_round: sample_rate")
-    if sample_rate == 0:
-        raise ValueError("dp_fedavg_round: sample_rate=0 samples nobody; use a rate in (0, 1]")
-    _check_clip(clip, "dp_fedavg_round")
-    _check_noise(noise_multiplier, "dp_fedavg_round")
-    _check_generator(rng, "dp_fedavg_round")
-    num_clients = len(clients)
-    chosen = poisson_sample(num_clients, sample_rate, rng)
 
-    deltas, bytes_up, num_examples = [], 0, 0
-    for c in chosen:
-        sent = {k: np.array(v, copy=True) for k, v in server_params.items()}  # broadcast
-        params, n = update_fn(sent, clients[c])
-        _check_same_keys(server_params, params, f"dp_fedavg_round: client {int(c)}")
-        delta = {k: np.asarray(params[k], dtype=np.float64) - server_params[k]
-                 for k in server_params}
-        bytes_up += num_bytes(params)
-        num_examples += int(n)
-        deltas.append(delta)
+    delta: dict
+    norm_before: float
 
-    norms = (_row_norms(_flat_rows(deltas, list(server_params)), len(deltas))
-             if deltas else np.zeros(0))
-    expected = sample_rate * num_clients
-    average = dp_aggregate(deltas, clip, noise_multiplier, rng, expected,
-                           template={k: np.asarray(v, dtype=np.float64)
-                                     for k, v in server_params.items()})
-    new_params = {k: (server_params[k] + server_lr * average[k])
-                  .astype(server_params[k].dtype, copy=False) for k in server_params}
-    record = {
-        "round": round_num if round_num is not None else (len(history) + 1 if history else 1),
-        "clients": [int(c) for c in chosen],
-        "num_examples": num_examples,
-        "bytes_down": num_bytes(server_params) * len(chosen),
-        "bytes_up": bytes_up,
-        "num_sampled": len(chosen),
-        "num_clipped": int((norms > clip).sum()),
-        "mean_update_norm": float(norms.mean()) if len(norms) else float("nan"),
-        "noise_std": noise_multiplier * clip / expected,
-    }
-    if history is not None:
-        history.append(record)
-    return new_params, record
+
+class DPFedAvg(Aggregator):
+    """DP-FedAvg (McMahan et al. 2018): each client clips its delta to L2 norm ``clip``;
+    the server adds N(0, (noise_multiplier * clip)^2) to the sum and divides by the
+    expected client count ``sample_rate * num_clients``. Clients are Poisson-sampled
+    (``self.sampler``), which the RDP accountant (``dp.rdp_epsilon``) assumes. Every
+    client counts the same: a weight by example count would scale the sensitivity.
+
+    Record fields: ``num_sampled``, ``num_clipped``, ``mean_update_norm`` (NaN when
+    nobody was sampled), ``noise_std`` (per coordinate of the average).
+    """
+
+    def __init__(self, clip, noise_multiplier, sample_rate, num_clients):
+        _check_clip(clip, "DPFedAvg")
+        _check_noise(noise_multiplier, "DPFedAvg")
+        _check_rate(sample_rate, "DPFedAvg: sample_rate")
+        if sample_rate == 0:
+            raise ValueError("DPFedAvg: sample_rate=0 samples nobody; use a rate in (0, 1]")
+        if isinstance(num_clients, bool) or not isinstance(num_clients, (int, np.integer)) \
+                or num_clients < 1:
+            raise ValueError(f"DPFedAvg: num_clients={num_clients!r} must be an int >= 1")
+        self.clip, self.noise_multiplier = float(clip), float(noise_multiplier)
+        self.sample_rate, self.num_clients = float(sample_rate), int(num_clients)
+        self.sampler = PoissonSample(self.sample_rate)
+
+    def __repr__(self):
+        return (f"DPFedAvg(clip={self.clip}, noise_multiplier={self.noise_multiplier}, "
+                f"sample_rate={self.sample_rate}, num_clients={self.num_clients})")
+
+    @property
+    def expected_clients(self):
+        return self.sample_rate * self.num_clients
+
+    def encode(self, update, rng):
+        delta = update.delta
+        return Clipped(clip_update(delta, self.clip), global_norm(delta))
+
+    def message_bytes(self, message):
+        return num_bytes(message.delta)
+
+    def aggregate(self, messages, template, rng):
+        norms = np.array([m.norm_before for m in messages])
+        mean = dp_aggregate([m.delta for m in messages], self.clip, self.noise_multiplier,
+                               rng, self.expected_clients,
+                               template={k: np.asarray(v, dtype=np.float64)
+                                         for k, v in template.items()})
+        return mean, {
+            "num_sampled": len(messages),
+            "num_clipped": int((norms > self.clip).sum()),
+            "mean_update_norm": float(norms.mean()) if len(norms) else float("nan"),
+            "noise_std": self.noise_multiplier * self.clip / self.expected_clients,
+        }
+
 
 
 # ---------------------------------------------------------------------------

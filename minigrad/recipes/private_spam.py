@@ -1,33 +1,19 @@
-"""The spam model under three defences: Paillier FedAvg, secure aggregation, DP-FedAvg.
-
-Notebook 05's pipeline around the privacy package (``minigrad.privacy``): it trains
-the book's spam model (``recipes.spam``) federated, with what leaves each client
-being its update ``delta = client - server``, and measures what an attacker still
-learns from what it sees.
+"""Notebook 05's spam pipeline: IID clients of distinct emails, rounds with frozen rows,
+Paillier upload sizes, secure sums of parameter mappings, and the row attack's scores.
 
     clients = iid_clients(X, y, 1000, rng, rows=unique_training_rows(data))
-
-    def round_fn(params, history):  # update(params, client) -> (params, num_examples)
-        return dp.dp_fedavg_round(params, clients, update, rng=rng, sample_rate=0.1,
-                                  clip=0.3, noise_multiplier=1.0, history=history)
-
+    round_fn = lambda params, history: run_round(params, clients, update, rng=rng,
+                                                 aggregator=aggregator, history=history)
     params, history, curve = train_rounds(round_fn, server, 30, frozen={"weight": [0]})
-    new, record = paillier_fedavg_round(server, clients, update, pk, sk, rng=rng, encoding=enc)
     total, result = secure_sum(deltas, t=7, rng=rng, dropout={3})
     scores = attack_scores(noisy_delta, true_rows)
-
-Everything is a function of its inputs; randomness only from the ``np.random.Generator``
-passed in. Wall-clock timings are returned in records (``record["seconds"]``) for the
-notebook to print where outputs are not compared.
 """
-
-import time
 
 import numpy as np
 
 from ..datasets.partitions import iid_partition
-from ..federated.fedavg import History, _check_same_keys, num_bytes
-from ..privacy import paillier
+from ..federated.params import check_same_keys, flatten, unflatten
+from ..federated.round import History
 from ..privacy import secure_aggregation as secagg
 from . import spam
 
@@ -35,12 +21,8 @@ __all__ = [
     "unique_training_rows",
     "iid_clients",
     "local_trainer",
-    "client_delta",
     "train_rounds",
     "paillier_upload_size",
-    "paillier_fedavg_round",
-    "flatten_params",
-    "unflatten_params",
     "secure_sum",
     "ranked_rows",
     "attack_scores",
@@ -89,24 +71,14 @@ def local_trainer(loss="bce", alpha=1.0, batch_size=None):
     return train_fn
 
 
-def client_delta(sent, received):
-    """What a client's training changed: {name: received - sent} in float64.
-
-    Float64, so the exact float32 differences are kept (a float32 subtraction is
-    exact here, and the cast up loses nothing).
-    """
-    _check_same_keys(sent, received, "client_delta")
-    return {k: np.asarray(received[k], dtype=np.float64) - np.asarray(sent[k], dtype=np.float64)
-            for k in sent}
-
-
 def train_rounds(round_fn, params, num_rounds, *, evaluate=None, frozen=None):
     """``num_rounds`` rounds of ``round_fn``; returns (params, history, curve).
 
     round_fn(params, history) -> (new_params, record): one federated round that
-    appends its record to ``history`` (e.g. ``dp.dp_fedavg_round(params, clients,
-    update, ..., history=history)``). evaluate(params) -> float is called after every
-    round (curve: one value per round; empty without ``evaluate``).
+    appends its record to ``history`` (e.g. ``run_round(params, clients, update,
+    aggregator=dp.DPFedAvg(...), rng=rng, history=history)``). evaluate(params) ->
+    float is called after every round (curve: one value per round; empty without
+    ``evaluate``).
 
     frozen: {name: row indices} of rows that are constants of the model, not
     parameters (e.g. an embedding's padding row, which the forward pass still reads).
@@ -147,96 +119,9 @@ def paillier_upload_size(num_values, public_key, encoding):
     return count, count * public_key.ciphertext_bytes
 
 
-def paillier_fedavg_round(server_params, clients, update_fn, public_key, private_key, *, rng,
-                          encoding, round_num=None, history=None, keep_ciphertexts=False):
-    """One FedAvg round in which the server only ever holds ciphertexts.
-
-    broadcast -> each client trains (``update_fn(params_copy, client) -> (params,
-    num_examples)``, as in ``run_round``) and encrypts its update ``params - server``
-    under ``public_key`` (fresh randomness from ``rng``, fixed point per ``encoding``)
-    -> the server computes ``sum_k n_k E(delta_k)`` (``paillier.encrypted_fedavg``)
-    -> the key holder decrypts only that sum and divides by ``sum_k n_k``
-    (``paillier.decrypt_average``, which refuses a single client) -> server update
-    ``server + average``. Every client takes part.
-
-    Returns (new_params, record). The record has ``run_round``'s keys
-    (``bytes_up`` is the encrypted upload) plus ``bytes_up_plain`` (what a plain
-    float upload of the same parameters weighs), ``num_ciphertexts`` (per client)
-    and ``seconds`` ({"train", "encrypt", "aggregate", "decrypt"}: wall clock, for
-    display only); with ``keep_ciphertexts``, ``ciphertexts`` holds each client's
-    encrypted update ({name: EncryptedArray}), i.e. what the server received.
-    """
-    if not clients:
-        raise ValueError("paillier_fedavg_round: no clients")
-    seconds = {"train": 0.0, "encrypt": 0.0, "aggregate": 0.0, "decrypt": 0.0}
-    results, bytes_up, bytes_plain, num_ct, num_examples = [], 0, 0, [], 0
-    for k, client in enumerate(clients):
-        sent = {name: np.array(v, copy=True) for name, v in server_params.items()}
-        start = time.perf_counter()
-        params, n = update_fn(sent, client)
-        seconds["train"] += time.perf_counter() - start
-        _check_same_keys(server_params, params, f"paillier_fedavg_round: client {k}")
-        delta = client_delta(server_params, params)
-        start = time.perf_counter()
-        encrypted = paillier.encrypt_params(public_key, delta, rng, encoding=encoding)
-        seconds["encrypt"] += time.perf_counter() - start
-        bytes_up += paillier.params_nbytes(encrypted)
-        bytes_plain += num_bytes(params)
-        num_ct.append(sum(a.num_ciphertexts for a in encrypted.values()))
-        num_examples += int(n)
-        results.append((encrypted, int(n)))
-    start = time.perf_counter()
-    aggregate = paillier.encrypted_fedavg(results)  # the server: ciphertexts in, one out
-    seconds["aggregate"] = time.perf_counter() - start
-    start = time.perf_counter()
-    average = paillier.decrypt_average(private_key, aggregate, dtype=np.float64)
-    seconds["decrypt"] = time.perf_counter() - start
-    new_params = {name: (np.asarray(server_params[name], dtype=np.float64) + average[name])
-                  .astype(server_params[name].dtype, copy=False) for name in server_params}
-    record = {
-        "round": round_num if round_num is not None else (len(history) + 1 if history else 1),
-        "clients": list(range(len(clients))),
-        "num_examples": num_examples,
-        "bytes_down": num_bytes(server_params) * len(clients),
-        "bytes_up": bytes_up,
-        "bytes_up_plain": bytes_plain,
-        "num_ciphertexts": num_ct,
-        "seconds": seconds,
-    }
-    if keep_ciphertexts:
-        record["ciphertexts"] = [encrypted for encrypted, _ in results]
-    if history is not None:
-        history.append(record)
-    return new_params, record
-
-
 # ---------------------------------------------------------------------------
 # secure aggregation of parameter mappings
 # ---------------------------------------------------------------------------
-def flatten_params(params, names=None):
-    """{name: ndarray} -> one float64 vector, the arrays raveled in ``names`` order
-    (default: the mapping's order)."""
-    names = list(params) if names is None else list(names)
-    if not names:
-        raise ValueError("flatten_params: no parameters")
-    return np.concatenate([np.asarray(params[n], dtype=np.float64).ravel() for n in names])
-
-
-def unflatten_params(vector, template):
-    """Inverse of ``flatten_params``: a vector -> {name: float64 array shaped like
-    ``template[name]``}, in ``template``'s order."""
-    vector = np.asarray(vector, dtype=np.float64)
-    sizes = [int(np.size(v)) for v in template.values()]
-    if vector.shape != (sum(sizes),):
-        raise ValueError(f"unflatten_params: the vector has shape {vector.shape}, the template "
-                         f"needs ({sum(sizes)},)")
-    out, start = {}, 0
-    for (name, value), size in zip(template.items(), sizes, strict=True):
-        out[name] = vector[start:start + size].reshape(np.shape(value))
-        start += size
-    return out
-
-
 def secure_sum(deltas, t, rng, *, dropout=(), clip=1.0, keep_messages=False):
     """Sum clients' updates with secure aggregation (``secure_aggregation.run``).
 
@@ -250,11 +135,11 @@ def secure_sum(deltas, t, rng, *, dropout=(), clip=1.0, keep_messages=False):
     if len(deltas) < 2:
         raise ValueError(f"secure_sum: need at least 2 clients, got {len(deltas)}")
     for i, d in enumerate(deltas[1:], start=1):
-        _check_same_keys(deltas[0], d, f"secure_sum: client {i}")
+        check_same_keys(deltas[0], d, f"secure_sum: client {i}")
     names = list(deltas[0])
-    vectors = np.stack([flatten_params(d, names) for d in deltas])
+    vectors = np.stack([flatten(d, names) for d in deltas])
     result = secagg.run(vectors, t, rng, dropout=dropout, clip=clip, keep_messages=keep_messages)
-    return unflatten_params(result.sum, {n: deltas[0][n] for n in names}), result
+    return unflatten(result.sum, {n: deltas[0][n] for n in names}), result
 
 
 # ---------------------------------------------------------------------------

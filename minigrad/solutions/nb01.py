@@ -104,7 +104,7 @@ def local_epochs_update(model, num_epochs, **train_kw):
 def fedavg_curve(server, clients, update_fn, num_rounds, evaluate, **round_kw):
     """Run ``num_rounds`` of ``run_round`` and return ``[evaluate(params) per round]``.
 
-    ``round_kw`` goes to ``run_round`` (``clients_per_round=..., rng=...``, ``weighted``).
+    ``round_kw`` goes to ``run_round`` (``sampler=UniformSample(k), rng=...``, ``aggregator``).
     """
     scores = []
     for r in range(num_rounds):

@@ -1,0 +1,202 @@
+"""One federated round: sample -> broadcast -> client update -> aggregate -> server update.
+
+    new_params, record = run_round(server, clients, update_fn, rng=rng,
+                                   sampler=UniformSample(10), aggregator=FedAvg(),
+                                   server_update=ServerSGD(lr=1.0))
+
+``update_fn(params_copy, client) -> (trained_params, num_examples)`` is the client's
+code. A client sends a delta (``trained - received``) as its aggregator encodes it;
+the server sees only the encoded messages (see ``minigrad.federated.aggregator``).
+"""
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..rng import check_generator
+from .aggregator import ClientUpdate
+from .fedavg import FedAvg
+from .params import check_same_keys, copy_params, num_bytes
+
+__all__ = [
+    "run_round",
+    "client_update",
+    "sample_clients",
+    "AllClients",
+    "UniformSample",
+    "PoissonSample",
+    "ServerSGD",
+    "History",
+]
+
+
+def sample_clients(num_clients, clients_per_round, rng):
+    """``clients_per_round`` distinct client indices, drawn with ``rng``, sorted."""
+    check_generator(rng, "sample_clients", "rounds are reproducible")
+    if not 1 <= clients_per_round <= num_clients:
+        raise ValueError(f"sample_clients: clients_per_round={clients_per_round} must be "
+                         f"between 1 and num_clients={num_clients}")
+    return np.sort(rng.choice(num_clients, size=clients_per_round, replace=False))
+
+
+class AllClients:
+    """Every client takes part, every round."""
+
+    def __call__(self, num_clients, rng):
+        return np.arange(num_clients)
+
+    def __repr__(self):
+        return "AllClients()"
+
+
+class UniformSample:
+    """``k`` distinct clients drawn uniformly each round (all of them if ``k >= num_clients``)."""
+
+    def __init__(self, k):
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+            raise ValueError(f"UniformSample: k={k!r} must be an int >= 1")
+        self.k = int(k)
+
+    def __call__(self, num_clients, rng):
+        if self.k >= num_clients:
+            return np.arange(num_clients)
+        return sample_clients(num_clients, self.k, rng)
+
+    def __repr__(self):
+        return f"UniformSample({self.k})"
+
+
+class PoissonSample:
+    """Each client joins independently with probability ``q`` (DP-FedAvg's sampling)."""
+
+    def __init__(self, q):
+        if isinstance(q, bool) or not isinstance(q, (int, float)) or not 0 < q <= 1:
+            raise ValueError(f"PoissonSample: q={q!r} must be a probability in (0, 1]")
+        self.q = float(q)
+
+    def __call__(self, num_clients, rng):
+        check_generator(rng, "PoissonSample", "rounds are reproducible")
+        return np.flatnonzero(rng.random(num_clients) < self.q)
+
+    def __eq__(self, other):
+        return isinstance(other, PoissonSample) and other.q == self.q
+
+    __hash__ = None
+
+    def __repr__(self):
+        return f"PoissonSample({self.q})"
+
+
+class ServerSGD:
+    """``server + lr * mean_delta`` in float64, cast to the server's dtype (``lr=1``:
+    the model becomes the average, as in McMahan et al.)."""
+
+    def __init__(self, lr=1.0):
+        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not np.isfinite(lr):
+            raise ValueError(f"ServerSGD: lr={lr!r} must be a finite number")
+        self.lr = float(lr)
+
+    def __call__(self, server_params, mean_delta):
+        return {k: (np.asarray(v, dtype=np.float64) + self.lr * mean_delta[k])
+                .astype(np.asarray(v).dtype, copy=False) for k, v in server_params.items()}
+
+    def __repr__(self):
+        return f"ServerSGD(lr={self.lr})"
+
+
+def client_update(model, params, train_fn, data):
+    """Load ``params`` into ``model``, run ``train_fn(model, data)``, return its result.
+
+    ``train_fn`` returns the number of examples it trained on. -> (model.state_dict(),
+    num_examples): the ``update_fn`` shape ``run_round`` calls.
+    """
+    model.load_state_dict(params)
+    num_examples = train_fn(model, data)
+    return model.state_dict(), int(num_examples)
+
+
+@dataclass
+class History:
+    """Per-round records: metrics and bytes each way. ``.table()`` gives a DataFrame."""
+
+    rounds: list = field(default_factory=list)
+
+    def append(self, record):
+        self.rounds.append(dict(record))
+
+    def __len__(self):
+        return len(self.rounds)
+
+    def __getitem__(self, i):
+        return self.rounds[i]
+
+    def column(self, key):
+        return [r.get(key) for r in self.rounds]
+
+    def table(self):
+        import pandas as pd
+
+        return pd.DataFrame(self.rounds)
+
+
+def run_round(server_params, clients, update_fn, *, aggregator=None, server_update=None,
+              sampler=None, rng=None, round_num=None, history=None, keep_messages=False):
+    """One round; returns the new server parameters and the round's record.
+
+    sample: ``sampler(len(clients), rng)`` (default: the aggregator's own sampler, else
+    every client); broadcast: each sampled client gets a copy of ``server_params``;
+    client update: ``update_fn(copy, clients[c]) -> (trained, num_examples)``, then
+    ``aggregator.encode`` (default ``FedAvg()``) makes what it sends; aggregate:
+    ``aggregator.aggregate`` of the messages, in client order; server update:
+    ``server_update(server_params, mean_delta)`` (default ``ServerSGD(1.0)``).
+
+    The record: ``round``, ``clients``, ``num_examples``, ``bytes_down``, ``bytes_up``
+    (the encoded messages), ``seconds`` ({"train", "encode", "aggregate"}: wall clock,
+    for display only), then the aggregator's own fields; with ``keep_messages``,
+    ``messages`` holds what the server received.
+    """
+    aggregator = FedAvg() if aggregator is None else aggregator
+    server_update = ServerSGD() if server_update is None else server_update
+    required = getattr(aggregator, "sampler", None)
+    if sampler is None:
+        sampler = required if required is not None else AllClients()
+    elif required is not None and sampler != required:
+        raise ValueError(f"run_round: {aggregator!r} needs sampler {required!r} (its "
+                         f"guarantee assumes it), got {sampler!r}")
+    if not server_params:
+        raise ValueError("run_round: the server has no parameters")
+    chosen = np.asarray(sampler(len(clients), rng), dtype=np.int64)
+
+    messages, bytes_up, num_examples = [], 0, 0
+    seconds = {"train": 0.0, "encode": 0.0, "aggregate": 0.0}
+    for c in chosen:
+        start = time.perf_counter()
+        trained, n = update_fn(copy_params(server_params), clients[c])  # broadcast, train
+        seconds["train"] += time.perf_counter() - start
+        check_same_keys(server_params, trained, f"run_round: client {int(c)}")
+        start = time.perf_counter()
+        message = aggregator.encode(ClientUpdate(int(c), server_params, trained, int(n)), rng)
+        seconds["encode"] += time.perf_counter() - start
+        bytes_up += aggregator.message_bytes(message)
+        num_examples += int(n)
+        messages.append(message)
+
+    start = time.perf_counter()
+    mean_delta, info = aggregator.aggregate(messages, server_params, rng)
+    seconds["aggregate"] = time.perf_counter() - start
+    new_params = server_update(server_params, mean_delta)
+    record = {
+        "round": round_num if round_num is not None else (len(history) + 1 if history else 1),
+        "clients": [int(c) for c in chosen],
+        "num_examples": num_examples,
+        "bytes_down": num_bytes(server_params) * len(chosen),
+        "bytes_up": bytes_up,
+        "seconds": seconds,
+        **info,
+    }
+    if keep_messages:
+        record["messages"] = messages
+    if history is not None:
+        history.append(record)
+    return new_params, record
