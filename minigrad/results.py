@@ -43,7 +43,7 @@ REQUIRED_KEYS = {
                                      "dp_eps_vs_acc"],
     "06_split_learning_label_leakage": ["norm_leak_auc", "direction_leak_auc", "defended"],
 }
-"""The keys each notebook's issue asks its RESULTS line to carry."""
+"""The keys each notebook's RESULTS line carries, in order."""
 
 
 def _last_code_cell_text(path):
@@ -314,7 +314,7 @@ def _fmt(value):
 
 
 def results_table(results):
-    """A Markdown table, one row per (notebook, key) in the issue's key order."""
+    """A Markdown table, one row per (notebook, key) in ``REQUIRED_KEYS`` order."""
     rows = ["| notebook | figure | value |", "|---|---|---|"]
     for stem, figures in results.items():
         keys = REQUIRED_KEYS.get(stem, []) + [k for k in figures if k not in
