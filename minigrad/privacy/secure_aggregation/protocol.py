@@ -1,64 +1,39 @@
 """Secure aggregation by pairwise masking (Bonawitz et al., CCS 2017), simulated round by round.
 
-The server learns the sum of the clients' vectors and nothing else about any one of
-them, even when clients drop out mid-protocol. Every pair of clients u < v agrees
-on a seed by Diffie-Hellman; u adds the mask PRG(s_uv), v subtracts it, so in the sum
-every pairwise mask cancels. Each client also adds a self-mask PRG(b_u). Both the
-DH secret key of the pairwise masks and the self-mask seed b_u are Shamir-shared
-t-of-n among the clients, so after dropouts the server can ask the survivors for
-
-    for a client that dropped before sending its input: shares of its DH key
-        (the server rebuilds its pairwise masks and removes them from the others' inputs)
-    for a client whose input arrived: shares of its self-mask seed b_u
-
-and never both for one client (that would unmask its input). The rounds, each an
-explicit ``Message`` whose bytes are counted:
-
-    0 advertise_keys  client -> server: two DH public keys (c for channels, s for masks)
-                      server -> clients: every advertised key pair
-    1 share_keys      client -> server: for every peer v, Enc_{c_uv}(u, v, share of s_u^SK,
-                      share of b_u), which the server only forwards
-    2 masked_input    client -> server: y_u = x_u + PRG(b_u) + sum_v +-PRG(s_uv)  mod 2^32
-                      server -> clients: who survived and who dropped
-    3 unmasking       client -> server: shares of b_u (survivors) or of s_u^SK (dropped)
-
-Inputs are fixed point in Z_{2^32} (``Quantizer``): each entry is clipped to
-[-clip, clip] and rounded to an integer in [-L, L], L = floor((2^31 - 1) / num_clients),
-so the sum of up to num_clients of them never wraps, reads back exactly as an int32,
-and lies within num_summed / (2 scale) of the clipped inputs' sum (scale = L / clip).
-
-Primitives: Diffie-Hellman over the 2048-bit MODP group of RFC 3526 (group 14) with
-256-bit secret exponents; SHAKE-256 as the mask PRG (a cryptographic XOF, expanded in
-C straight into uint32); Shamir sharing over the prime field of the Mersenne prime
-2^521 - 1; shares travel under SHAKE-256-keystream encryption with an HMAC-SHA256 tag
-(the paper uses authenticated encryption; this is the same idea from hashlib). This is
-the honest-but-curious protocol; the paper's round for actively malicious servers
-(signatures and a consistency check) is left out. A teaching implementation: not
-constant-time, random numbers from NumPy's (non-cryptographic) generator.
-
     result = run(vectors, t=3, rng=np.random.default_rng(0), dropout={2})
-    result.sum            # float64: sum of the surviving clients' clipped vectors
-    result.transcript.bytes_by_round()
+    result.sum                           # float64 (dim,): the survivors' clipped vectors, summed
+    result.transcript.bytes_by_round()   # {round: {"up": bytes, "down": bytes}} over ROUNDS
+
+The server learns the sum and nothing else about any one client, even when clients drop
+out; each transmission is a ``Message`` whose bytes are counted. The rounds: docs/privacy.md.
 """
 
-import hashlib
-import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from ...rng import check_generator
+from ..randomness import random_bits
+from .primitives import (
+    FIELD_PRIME,
+    ID_BYTES,
+    MODP_2048,
+    SHARE_BYTES,
+    Quantizer,
+    ThresholdError,
+    expand_mask,
+    id_pair,
+    lagrange_coefficients,
+    open_sealed,
+    pair_mask_key,
+    pairwise_mask,
+    seal,
+    self_mask_key,
+    share_secret,
+)
+
 __all__ = [
-    "MODP_2048",
-    "FIELD_PRIME",
-    "DHGroup",
-    "ThresholdError",
-    "share_secret",
-    "lagrange_coefficients",
-    "reconstruct_secret",
-    "Quantizer",
-    "expand_mask",
-    "pairwise_mask",
     "Message",
     "Transcript",
     "Client",
@@ -67,255 +42,10 @@ __all__ = [
     "ROUNDS",
     "SERVER",
     "run",
-    "uniformity_chi_square",
 ]
 
 ROUNDS = ("advertise_keys", "share_keys", "masked_input", "unmasking")
 SERVER = "server"
-ID_BYTES = 4  # a client id on the wire
-
-
-# ---------------------------------------------------------------------------
-# Diffie-Hellman over a standard group
-# ---------------------------------------------------------------------------
-@dataclass(frozen=True)
-class DHGroup:
-    """A safe-prime MODP group: prime p, generator g, secret exponents of ``exponent_bits``."""
-
-    name: str
-    p: int
-    g: int
-    exponent_bits: int
-
-    @property
-    def byte_length(self):
-        return (self.p.bit_length() + 7) // 8
-
-    def keypair(self, rng):
-        """(secret exponent, public key g^secret mod p), the secret from ``rng``."""
-        secret = 2 + _random_int(rng, self.exponent_bits)
-        return secret, pow(self.g, secret, self.p)
-
-    def agree(self, secret, peer_public):
-        """The shared secret peer_public^secret mod p (the peer key checked to be in range)."""
-        if not 1 < peer_public < self.p - 1:
-            raise ValueError(f"{self.name}: a peer's public key must lie in (1, p - 1); "
-                             f"0, 1 and p - 1 would make the shared secret guessable")
-        return pow(peer_public, secret, self.p)
-
-    def encode(self, value):
-        return value.to_bytes(self.byte_length, "big")
-
-    def decode(self, data):
-        return int.from_bytes(data, "big")
-
-
-# RFC 3526, section 3: the 2048-bit MODP group (id 14), generator 2. Its prime is
-# 2^2048 - 2^1984 - 1 + 2^64 * ([2^1918 pi] + 124476), a safe prime; RFC 3526 estimates
-# its strength at 110-160 bits and suggests secret exponents of 220-320 bits.
-_MODP_2048_HEX = """
-    FFFFFFFF FFFFFFFF C90FDAA2 2168C234 C4C6628B 80DC1CD1
-    29024E08 8A67CC74 020BBEA6 3B139B22 514A0879 8E3404DD
-    EF9519B3 CD3A431B 302B0A6D F25F1437 4FE1356D 6D51C245
-    E485B576 625E7EC6 F44C42E9 A637ED6B 0BFF5CB6 F406B7ED
-    EE386BFB 5A899FA5 AE9F2411 7C4B1FE6 49286651 ECE45B3D
-    C2007CB8 A163BF05 98DA4836 1C55D39A 69163FA8 FD24CF5F
-    83655D23 DCA3AD96 1C62F356 208552BB 9ED52907 7096966D
-    670C354E 4ABC9804 F1746C08 CA18217C 32905E46 2E36CE3B
-    E39E772C 180E8603 9B2783A2 EC07A28F B5C55DF0 6F4C52C9
-    DE2BCBF6 95581718 3995497C EA956AE5 15D22618 98FA0510
-    15728E5A 8AACAA68 FFFFFFFF FFFFFFFF
-"""
-MODP_2048 = DHGroup("RFC 3526 2048-bit MODP group 14", int("".join(_MODP_2048_HEX.split()), 16),
-                    2, 256)
-
-
-def _random_int(rng, bits):
-    """A uniform integer in [0, 2**bits) from a np.random.Generator."""
-    num_bytes = (bits + 7) // 8
-    return int.from_bytes(rng.bytes(num_bytes), "big") >> (8 * num_bytes - bits)
-
-
-def _random_below(rng, upper):
-    bits = upper.bit_length()
-    while True:
-        x = _random_int(rng, bits)
-        if x < upper:
-            return x
-
-
-# ---------------------------------------------------------------------------
-# Shamir secret sharing over a prime field
-# ---------------------------------------------------------------------------
-FIELD_PRIME = 2 ** 521 - 1  # a Mersenne prime; holds a 256-bit DH exponent or seed
-SHARE_BYTES = (FIELD_PRIME.bit_length() + 7) // 8  # 66
-
-
-class ThresholdError(ValueError):
-    """Fewer than t clients (or shares) where the protocol needs t."""
-
-
-def share_secret(secret, t, xs, rng, prime=FIELD_PRIME):
-    """Shamir t-of-n: [(x, f(x)) for x in xs], f a random polynomial of degree t - 1, f(0) = secret.
-
-    xs: distinct points in [1, prime) (client u holds x = u + 1); any t of the shares
-    determine the secret, any t - 1 are consistent with every secret equally often.
-    """
-    xs = [int(x) for x in xs]
-    if not 0 <= secret < prime:
-        raise ValueError(f"share_secret: the secret must lie in [0, prime), got {secret}")
-    if not 1 <= t <= len(xs):
-        raise ValueError(f"share_secret: need 1 <= t <= number of points, got t={t} "
-                         f"for {len(xs)} points")
-    if len(set(xs)) != len(xs) or not all(0 < x < prime for x in xs):
-        raise ValueError("share_secret: the points must be distinct and in [1, prime); "
-                         "x = 0 would hand out the secret itself")
-    coefficients = [secret] + [_random_below(rng, prime) for _ in range(t - 1)]
-    shares = []
-    for x in xs:
-        y = 0
-        for a in reversed(coefficients):  # Horner
-            y = (y * x + a) % prime
-        shares.append((x, y))
-    return shares
-
-
-def lagrange_coefficients(xs, prime=FIELD_PRIME):
-    """The weights lam_i with f(0) = sum_i lam_i f(x_i) for any f of degree < len(xs)."""
-    xs = [int(x) for x in xs]
-    if len(set(x % prime for x in xs)) != len(xs):
-        raise ValueError("lagrange_coefficients: the points must be distinct mod prime")
-    out = []
-    for i, xi in enumerate(xs):
-        num, den = 1, 1
-        for j, xj in enumerate(xs):
-            if j != i:
-                num = num * xj % prime
-                den = den * (xj - xi) % prime
-        out.append(num * pow(den, -1, prime) % prime)
-    return out
-
-
-def reconstruct_secret(shares, t, prime=FIELD_PRIME):
-    """The secret from >= t shares [(x, y), ...] (uses the first t); ThresholdError if fewer."""
-    shares = list(shares)
-    if len(shares) < t:
-        raise ThresholdError(f"reconstruct_secret: {len(shares)} share(s) given, t={t} needed; "
-                             f"fewer than t shares say nothing about the secret")
-    shares = shares[:t]
-    weights = lagrange_coefficients([x for x, _ in shares], prime)
-    return sum(w * y for w, (_, y) in zip(weights, shares, strict=True)) % prime
-
-
-# ---------------------------------------------------------------------------
-# fixed point in Z_{2^32}
-# ---------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Quantizer:
-    """Floats <-> integers mod 2^32 such that a sum of up to ``num_clients`` never wraps.
-
-    quantize: clip to [-clip, clip], round to an integer in [-L, L], store mod 2^32
-    (two's complement), L = floor((2^31 - 1) / num_clients), scale = L / clip.
-    dequantize_sum: read the uint32 sum as int32, divide by scale. Error of a sum of
-    m entries against the sum of the clipped values: at most m / (2 scale).
-    """
-
-    clip: float
-    num_clients: int
-
-    def __post_init__(self):
-        if not (np.isfinite(self.clip) and self.clip > 0):
-            raise ValueError(f"Quantizer: clip must be a finite number > 0, got {self.clip}")
-        if not 1 <= self.num_clients <= 2 ** 31 - 1:
-            raise ValueError(f"Quantizer: num_clients must be in [1, 2^31 - 1], "
-                             f"got {self.num_clients}")
-
-    @property
-    def level(self):
-        """L: the largest |integer| one client's entry can become."""
-        return (2 ** 31 - 1) // self.num_clients
-
-    @property
-    def scale(self):
-        return self.level / self.clip
-
-    def quantize(self, x):
-        """float array -> uint32 array of the same shape."""
-        x = np.asarray(x, dtype=np.float64)
-        if x.size and not np.isfinite(x).all():
-            raise ValueError("Quantizer: values must be finite; the vector holds inf or nan")
-        q = np.rint(np.clip(x, -self.clip, self.clip) * self.scale).astype(np.int64)
-        q = np.clip(q, -self.level, self.level)  # float rounding can never push past L
-        return (q & 0xFFFFFFFF).astype(np.uint32)
-
-    def dequantize_sum(self, total):
-        """uint32 sum -> float64 (the int32 reading divided by scale)."""
-        total = np.ascontiguousarray(total, dtype=np.uint32)
-        return total.view(np.int32).astype(np.float64) / self.scale
-
-    def error_bound(self, num_summed):
-        """Max |dequantized sum - sum of clipped inputs| for ``num_summed`` clients (exact in
-        integers; computing either side in float64 adds rounding of order 1e-16 |sum|)."""
-        return num_summed * 0.5 / self.scale
-
-
-# ---------------------------------------------------------------------------
-# masks
-# ---------------------------------------------------------------------------
-def expand_mask(key, dim):
-    """PRG: a 32-byte key -> ``dim`` uniform uint32 (SHAKE-256 output, little-endian words)."""
-    return np.frombuffer(hashlib.shake_256(key).digest(4 * dim), dtype="<u4").astype(np.uint32)
-
-
-def pairwise_mask(u, v, key, dim):
-    """The mask client u adds for peer v: +PRG(key) if u < v, -PRG(key) mod 2^32 if u > v.
-
-    masks[u][v] + masks[v][u] = 0 mod 2^32, so all pairwise masks cancel in the sum.
-    """
-    mask = expand_mask(key, dim)
-    return mask if u < v else np.negative(mask)  # unsigned negation wraps mod 2^32
-
-
-def _ids(a, b):
-    return a.to_bytes(ID_BYTES, "big") + b.to_bytes(ID_BYTES, "big")
-
-
-def _pair_key(shared, u, v, group):
-    """Seed of the pairwise mask of {u, v}, from their agreed DH secret."""
-    lo, hi = min(u, v), max(u, v)
-    return hashlib.sha256(b"minigrad secagg pairwise mask" + _ids(lo, hi)
-                          + group.encode(shared)).digest()
-
-
-def _self_key(seed):
-    return hashlib.sha256(b"minigrad secagg self mask" + seed.to_bytes(SHARE_BYTES, "big")).digest()
-
-
-def _channel_keys(shared, sender, receiver, group):
-    base = hashlib.sha256(b"minigrad secagg channel" + group.encode(shared)).digest()
-    header = _ids(sender, receiver)  # one key per direction: u -> v differs from v -> u
-    return (hashlib.sha256(base + b"encrypt" + header).digest(),
-            hashlib.sha256(base + b"mac" + header).digest())
-
-
-def _seal(shared, sender, receiver, plaintext, group):
-    """Encrypt-then-MAC with a SHAKE-256 keystream and an HMAC-SHA256 tag (32 bytes)."""
-    enc_key, mac_key = _channel_keys(shared, sender, receiver, group)
-    stream = hashlib.shake_256(enc_key).digest(len(plaintext))
-    body = (int.from_bytes(plaintext, "big") ^ int.from_bytes(stream, "big")).to_bytes(
-        len(plaintext), "big")
-    return body + hmac.new(mac_key, _ids(sender, receiver) + body, "sha256").digest()
-
-
-def _open(shared, sender, receiver, sealed, group):
-    enc_key, mac_key = _channel_keys(shared, sender, receiver, group)
-    body, tag = sealed[:-32], sealed[-32:]
-    expected = hmac.new(mac_key, _ids(sender, receiver) + body, "sha256").digest()
-    if not hmac.compare_digest(tag, expected):
-        raise ValueError(f"secure aggregation: the shares from client {sender} to client "
-                         f"{receiver} fail their authentication tag (altered in transit)")
-    stream = hashlib.shake_256(enc_key).digest(len(body))
-    return (int.from_bytes(body, "big") ^ int.from_bytes(stream, "big")).to_bytes(len(body), "big")
 
 
 # ---------------------------------------------------------------------------
@@ -446,7 +176,7 @@ class Client:
         if self._peers.get(self.index) != self._public:
             raise ValueError(f"client {self.index}: the server's key list misstates this "
                              f"client's own public keys")
-        self._b = _random_int(self._rng, 256)
+        self._b = random_bits(self._rng, 256)
         order = sorted(self._peers)
         xs = [v + 1 for v in order]
         s_shares = share_secret(self._s_secret, self.t, xs, self._rng)
@@ -456,10 +186,10 @@ class Client:
             if v == self.index:
                 self._held[v] = (s_y, b_y)
                 continue
-            plaintext = (_ids(self.index, v) + s_y.to_bytes(SHARE_BYTES, "big")
+            plaintext = (id_pair(self.index, v) + s_y.to_bytes(SHARE_BYTES, "big")
                          + b_y.to_bytes(SHARE_BYTES, "big"))
             self._channels[v] = self.group.agree(self._c_secret, self._peers[v][0])
-            ciphertexts[v] = _seal(self._channels[v], self.index, v, plaintext, self.group)
+            ciphertexts[v] = seal(self._channels[v], self.index, v, plaintext, self.group)
         return Message("share_keys", self.index, SERVER, {"ciphertexts": ciphertexts})
 
     def masked_input(self, message):
@@ -473,17 +203,17 @@ class Client:
             raise ValueError(f"client {self.index}: shares arrived from clients that never "
                              f"advertised keys")
         for v, sealed in ciphertexts.items():
-            plain = _open(self._channels[v], v, self.index, sealed, self.group)
-            if plain[:2 * ID_BYTES] != _ids(v, self.index):
+            plain = open_sealed(self._channels[v], v, self.index, sealed, self.group)
+            if plain[:2 * ID_BYTES] != id_pair(v, self.index):
                 raise ValueError(f"client {self.index}: the shares from {v} name another pair")
             body = plain[2 * ID_BYTES:]
             self._held[v] = (int.from_bytes(body[:SHARE_BYTES], "big"),
                              int.from_bytes(body[SHARE_BYTES:], "big"))
         self._group2 = group2
-        y = self._x + expand_mask(_self_key(self._b), self.dim)
+        y = self._x + expand_mask(self_mask_key(self._b), self.dim)
         for v in sorted(group2 - {self.index}):
             shared = self.group.agree(self._s_secret, self._peers[v][1])
-            y += pairwise_mask(self.index, v, _pair_key(shared, self.index, v, self.group),
+            y += pairwise_mask(self.index, v, pair_mask_key(shared, self.index, v, self.group),
                                self.dim)
         return Message("masked_input", self.index, SERVER, {"y": y})
 
@@ -586,9 +316,9 @@ class Server:
                                  f"match its advertised public key (a share is wrong)")
             for u in self.survivors:  # remove the mask u added for v
                 shared = group.agree(secret, self._s_public[u])
-                total -= pairwise_mask(u, v, _pair_key(shared, u, v, group), self.dim)
+                total -= pairwise_mask(u, v, pair_mask_key(shared, u, v, group), self.dim)
         for u in self.survivors:
-            total -= expand_mask(_self_key(recover("b_shares", u)), self.dim)
+            total -= expand_mask(self_mask_key(recover("b_shares", u)), self.dim)
         return total
 
 
@@ -647,8 +377,7 @@ def run(vectors, t, rng, *, dropout=(), clip=1.0, group=MODP_2048, keep_messages
     keys, seeds and polynomials from its own child generator. ThresholdError when fewer
     than t clients remain at any round.
     """
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError("run: pass an explicit np.random.Generator (np.random.default_rng(seed))")
+    check_generator(rng, "run")
     X = np.asarray(vectors, dtype=np.float64)
     if X.ndim != 2 or X.shape[0] < 2:
         raise ValueError(f"run: vectors must be (num_clients >= 2, dim), got shape {X.shape}")
@@ -682,27 +411,3 @@ def run(vectors, t, rng, *, dropout=(), clip=1.0, group=MODP_2048, keep_messages
         dropped={r: tuple(sorted(drops[r])) for r in ROUNDS},
         quantizer=quantizer, error_bound=quantizer.error_bound(len(survivors)),
         num_clipped=sum(clients[u].num_clipped for u in survivors), transcript=transcript)
-
-
-def uniformity_chi_square(words, bins=16):
-    """Pearson's chi-square of uint32 ``words`` against the uniform law on [0, 2^32).
-
-    The range is cut into ``bins`` equal bins (a power of two, 2..2^16): each word's bin is
-    its top log2(bins) bits. A masked input ``y = x + masks mod 2^32`` should look like
-    uniform noise: its statistic should fall where those of truly uniform vectors of the
-    same size fall (about ``bins - 1`` on average; chi-square with bins - 1 degrees of
-    freedom). The input ``x`` itself, mostly zeros, scores enormous values.
-    """
-    words = np.asarray(words)
-    if words.dtype != np.uint32:
-        raise ValueError(f"uniformity_chi_square: words must be uint32 (masked inputs), "
-                         f"got {words.dtype}")
-    if bins < 2 or bins > 2 ** 16 or bins & (bins - 1):
-        raise ValueError(f"uniformity_chi_square: bins must be a power of two in 2..65536, "
-                         f"got {bins}")
-    if words.size == 0:
-        raise ValueError("uniformity_chi_square: no words")
-    shift = np.uint32(32 - (bins.bit_length() - 1))
-    counts = np.bincount((words.ravel() >> shift).astype(np.int64), minlength=bins)
-    expected = words.size / bins
-    return float(((counts - expected) ** 2 / expected).sum())
