@@ -78,3 +78,23 @@ def test_scaling_spam_runs_every_vocabulary_size():
     assert [r["real_vocabulary"] for r in sp] == [False, True, False]
     for r in sp:
         assert_timing_figures(r, "epoch_s", "table_mb")
+
+
+def test_bench_scaling_quick_spam_writes_its_plot_and_markdown(monkeypatch, tmp_path, capsys):
+    data = spam.book_recipe(synthetic_spam(600, seed=0), test_per_class=20)
+    monkeypatch.setattr(scaling.spam_bench, "book_spam_data", lambda root=None: data)
+
+    figures = bench.bench_scaling(docs_dir=tmp_path, which=("spam",), quick=True)
+
+    assert figures["workload"] == "scaling" and set(figures) >= {"spam", "plots", "markdown"}
+    assert [r["real_vocabulary"] for r in figures["spam"]] == [False, True, False]
+    assert [p.rsplit("/", 1)[-1] for p in figures["plots"]] == ["spam_vocab_scaling.png"]
+    assert (tmp_path / "scaling.md").read_text().startswith("# Scaling")
+    assert "wrote " in capsys.readouterr().out
+
+
+def test_scaling_workload_refuses_synthetic_data(monkeypatch, capsys, tmp_path):
+    monkeypatch.setenv("MINIGRAD_DATA", "synthetic")
+
+    assert bench.main(["scaling", "--docs-dir", str(tmp_path)]) == 1
+    assert "MINIGRAD_DATA" in capsys.readouterr().err
