@@ -1,14 +1,13 @@
-"""Benchmark workloads run end to end on tiny data and end with a parseable BENCH line.
+"""The data workload (minigrad.bench.data) on tiny files in the published layouts.
 
 Smoke tests only: nothing here asserts a timing.
 """
 
-import json
-
 import pytest
-from benchcheck import assert_timing_figures
+from benchcheck import assert_timing_figures, bench_line
 
 from minigrad import bench
+from minigrad.bench import data as data_bench
 
 # A tiny ml-100k in the published layout: u.genre names u.item's flag columns.
 TINY_100K = {
@@ -41,16 +40,8 @@ def write_tiny_data(root):
     return root
 
 
-def bench_line(stdout):
-    """The figures of the last line, which must be ``BENCH {json}``."""
-    last = stdout.rstrip("\n").splitlines()[-1]
-    assert last.startswith("BENCH "), last
-    return json.loads(last[len("BENCH "):])
-
-
-def test_workloads_are_a_dict_of_functions():
-    assert {"kernels", "data"} <= set(bench.WORKLOADS)
-    assert all(callable(f) for f in bench.WORKLOADS.values())
+def test_data_is_a_registered_workload():
+    assert bench.WORKLOADS["data"] is data_bench.run
 
 
 def test_data_workload_on_tiny_data_prints_a_table_and_a_bench_line(tmp_path, monkeypatch,
@@ -63,8 +54,8 @@ def test_data_workload_on_tiny_data_prints_a_table_and_a_bench_line(tmp_path, mo
     assert status == 0
     figures = bench_line(out)
     assert figures["workload"] == "data"
+    assert_timing_figures(figures, *bench.DATA_TARGETS)
     for key in bench.DATA_TARGETS:
-        assert isinstance(figures[key], float) and figures[key] >= 0
         assert f"< {bench.DATA_TARGETS[key]:g} s" in out  # the target is printed beside it
     assert figures["runs"] == {key: 1 for key in bench.DATA_TARGETS}
     assert (figures["ml100k_ratings"], figures["ml100k_users"], figures["ml100k_items"]) == (
@@ -100,21 +91,3 @@ def test_data_workload_names_the_missing_dataset(tmp_path, monkeypatch, capsys, 
     assert "BENCH" not in captured.out
     assert missing in captured.err and "MINIGRAD_DATA" in captured.err
     assert "Traceback" not in captured.err
-
-
-def test_kernels_workload_ends_with_a_bench_line(monkeypatch, capsys):
-    monkeypatch.setattr(bench, "KERNEL_CASES", [("tiny", 300, 50, 1), ("tiny wide", 200, 20, 8)])
-
-    status = bench.main(["kernels", "--repeats", "1"])
-
-    out = capsys.readouterr().out
-    assert status == 0
-    assert "default ('auto') uses" in out  # the table is unchanged
-    figures = bench_line(out)
-    assert figures["workload"] == "kernels"
-    assert [case["dim"] for case in figures["cases"]] == [1, 8]
-    for case in figures["cases"]:
-        assert set(case["median_s"]) == set(case["speedup_vs_loop"]) >= {"loop", "add_at"}
-        assert_timing_figures(case["median_s"], *case["median_s"])
-        assert_timing_figures(case["speedup_vs_loop"], *case["speedup_vs_loop"])
-        assert case["auto"] in case["median_s"] and case["fastest"] in case["median_s"]

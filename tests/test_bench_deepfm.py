@@ -1,19 +1,24 @@
-"""The deepfm benchmark end to end on a tiny synthetic MovieLens: a table and a BENCH line.
+"""The deepfm workload (minigrad.bench.deepfm) on a tiny synthetic MovieLens: table, BENCH line.
 
-Smoke tests only: nothing here asserts a timing.
+Smoke tests only: nothing here asserts a timing. The parties are SMALL_DEEPFM-sized
+(the workload's code path is the same; SecretFlow's sizes would take half a minute).
 """
 
-import copy
 import io
-import json
 
 import numpy as np
 import pytest
-from benchcheck import assert_timing_figures
+from benchcheck import (
+    SMALL_DEEPFM,
+    assert_ratio_figures,
+    assert_timing_figures,
+    bench_line,
+    use_small_deepfm,
+)
 
 from minigrad import bench
+from minigrad.bench import deepfm
 from minigrad.datasets import synthetic_movielens
-from minigrad.federated import split
 
 BENCH_KEYS = {"step_s", "epoch_s", "numpy_step_s", "numpy_fraction", "python_overhead_fraction",
               "matmul_fraction", "adam_fraction", "steps_per_epoch", "bytes_per_step",
@@ -26,18 +31,13 @@ def tiny_movielens():
     return synthetic_movielens(num_users=30, num_items=40, seed=0)
 
 
-def bench_line(stdout):
-    last = stdout.rstrip("\n").splitlines()[-1]
-    assert last.startswith("BENCH "), last
-    return json.loads(last[len("BENCH "):])
-
-
 def test_deepfm_is_a_registered_workload():
-    assert bench.WORKLOADS["deepfm"] is bench._run_deepfm
+    assert bench.WORKLOADS["deepfm"] is deepfm.run
 
 
 def test_deepfm_workload_prints_a_table_and_a_bench_line(tiny_movielens, monkeypatch, capsys):
-    monkeypatch.setattr(bench, "_deepfm_data", lambda root=None: tiny_movielens)
+    use_small_deepfm(monkeypatch)
+    monkeypatch.setattr(deepfm, "deepfm_data", lambda root=None: tiny_movielens)
 
     status = bench.main(["deepfm", "--repeats", "1"])
 
@@ -50,52 +50,55 @@ def test_deepfm_workload_prints_a_table_and_a_bench_line(tiny_movielens, monkeyp
     assert figures["steps_timed"] == 60
     assert_timing_figures(figures, "step_s", "epoch_s", "numpy_step_s", "numpy_fraction",
                           "python_overhead_fraction", "matmul_fraction", "adam_fraction")
+    assert_ratio_figures(figures, "step_vs_pytorch_anchor")
+    assert figures["numpy_fraction"] + figures["python_overhead_fraction"] == pytest.approx(1)
     assert figures["max_rel_grad_diff_vs_numpy"] < 1e-3
-    assert figures["bytes_per_step"] == {"alice_to_bob": 128 * 49 * 4,
-                                         "bob_to_alice": 128 * 49 * 4}
-    assert figures["num_parameters"] > 100_000 and figures["dtype"] == "float32"
+    cut = SMALL_DEEPFM["units"][-1] + SMALL_DEEPFM["dim"] + 1  # deep part, FM sum, FM linear
+    assert figures["bytes_per_step"] == {"alice_to_bob": 128 * cut * 4,
+                                         "bob_to_alice": 128 * cut * 4}
+    assert figures["bytes_per_epoch"] == {"alice_to_bob": 600 * cut * 4,
+                                          "bob_to_alice": 600 * cut * 4}
+    assert figures["dtype"] == "float32"
     assert "lower bound" in out and "cProfile" in out and "Adam" in out
 
 
-def test_numpy_lower_bound_computes_the_autograd_gradients_float64(tiny_movielens):
-    # Arrange
-    alice, bob = bench.deepfm_parties(tiny_movielens, dtype=np.float64)
-    for rows in split.batches(3 * 128, 128):        # move off the initial weights first
-        split.train_step(alice, bob, rows)
-    ref_alice, ref_bob = copy.deepcopy((alice, bob))
-    reference = bench.NumpyDeepFM(ref_alice, ref_bob)
-    rows = slice(384, 600)
-    # Act
-    loss, grads = bench.autograd_gradients(alice, bob, rows)
-    ref_loss, ref_grads = reference.gradients(rows)
-    # Assert
-    assert ref_loss == pytest.approx(loss, abs=1e-12)
-    pairs = zip(alice.optimizer.parameters + bob.optimizer.parameters,
-                ref_alice.optimizer.parameters + ref_bob.optimizer.parameters, strict=True)
-    for p, q in pairs:
-        np.testing.assert_allclose(ref_grads[q], grads[p], rtol=0, atol=1e-10)
+def test_deepfm_parties_default_to_secretflow_sizes(tiny_movielens):
+    alice, bob = deepfm.deepfm_parties(tiny_movielens)
+    small_alice, _ = deepfm.deepfm_parties(tiny_movielens, **SMALL_DEEPFM)
+
+    assert alice.model.embedding.weight.data.shape[1] == 16
+    assert small_alice.model.embedding.weight.data.shape[1] == SMALL_DEEPFM["dim"]
+    assert len(bob.y) == 600  # every row, none held out
 
 
-def test_numpy_lower_bound_steps_like_train_step(tiny_movielens):
-    alice, bob = bench.deepfm_parties(tiny_movielens, dtype=np.float64)
-    ref_alice, ref_bob = copy.deepcopy((alice, bob))
-    reference = bench.NumpyDeepFM(ref_alice, ref_bob)
-    for rows in split.batches(2 * 128, 128):
-        split.train_step(alice, bob, rows)
-        reference.step(rows)
-    for p, q in zip(alice.model.get_parameters(), ref_alice.model.get_parameters(), strict=True):
-        np.testing.assert_allclose(q.data, p.data, rtol=0, atol=1e-10)
-
-
-def test_bench_deepfm_small_run_returns_its_figures(tiny_movielens):
+def test_bench_deepfm_small_run_returns_its_figures(tiny_movielens, monkeypatch):
+    use_small_deepfm(monkeypatch)
     out = io.StringIO()
+
     figures = bench.bench_deepfm(tiny_movielens, steps=5, warmup=1, repeats=1, profile_steps=0,
                                  out=out)
+
     assert figures["steps_timed"] == 5 and "cProfile" not in out.getvalue()
+    assert figures["num_parameters"] == sum(
+        p.data.size for party in deepfm.deepfm_parties(tiny_movielens)
+        for p in party.optimizer.parameters)
     with pytest.raises(ValueError, match="steps"):
         bench.bench_deepfm(tiny_movielens, steps=0, out=out)
 
 
-def test_deepfm_refuses_synthetic_data_for_timing(monkeypatch):
+def test_deepfm_refuses_synthetic_data_for_timing(monkeypatch, capsys):
     monkeypatch.setenv("MINIGRAD_DATA", "synthetic")
+
     assert bench.main(["deepfm"]) == 1
+    err = capsys.readouterr().err
+    assert "synthetic" in err and "MINIGRAD_DATA" in err
+
+
+def test_autograd_gradients_leave_no_grad_behind(tiny_movielens):
+    alice, bob = deepfm.deepfm_parties(tiny_movielens, dtype=np.float64, **SMALL_DEEPFM)
+
+    loss, grads = bench.autograd_gradients(alice, bob, slice(0, 128))
+
+    params = alice.optimizer.parameters + bob.optimizer.parameters
+    assert np.isfinite(loss) and set(grads) == set(params)
+    assert all(p.grad is None for p in params)

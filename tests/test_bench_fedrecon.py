@@ -1,15 +1,15 @@
-"""The fedrecon benchmark end to end on a small synthetic MovieLens: a table and a BENCH line.
+"""The fedrecon workload (minigrad.bench.fedrecon) on a small synthetic MovieLens: table, BENCH.
 
 Smoke tests only: nothing here asserts a timing.
 """
 
 import io
-import json
 
 import pytest
-from benchcheck import assert_timing_figures
+from benchcheck import assert_ratio_figures, assert_timing_figures, bench_line
 
 from minigrad import bench
+from minigrad.bench import fedrecon
 from minigrad.datasets import synthetic_movielens
 
 BENCH_KEYS = {"tutorial_20_rounds_s", "per_round_s", "reference_20_rounds_s",
@@ -24,20 +24,13 @@ def small_movielens():
     return synthetic_movielens(num_users=150, num_items=120, seed=0)
 
 
-def bench_line(stdout):
-    """The figures of the last line, which must be ``BENCH {json}``."""
-    last = stdout.rstrip("\n").splitlines()[-1]
-    assert last.startswith("BENCH "), last
-    return json.loads(last[len("BENCH "):])
-
-
 def test_fedrecon_is_a_registered_workload():
-    assert bench.WORKLOADS["fedrecon"] is bench._run_fedrecon
+    assert bench.WORKLOADS["fedrecon"] is fedrecon.run
 
 
 def test_fedrecon_workload_prints_a_table_and_a_bench_line(small_movielens, monkeypatch,
                                                              capsys):
-    monkeypatch.setattr(bench, "_fedrecon_data", lambda root=None: small_movielens)
+    monkeypatch.setattr(fedrecon, "fedrecon_data", lambda root=None: small_movielens)
 
     status = bench.main(["fedrecon", "--repeats", "2", "--heavy-repeats", "1"])
 
@@ -51,7 +44,8 @@ def test_fedrecon_workload_prints_a_table_and_a_bench_line(small_movielens, monk
     assert figures["reference_extrapolated"] is False and figures["reference_rounds"] == 20
     assert figures["max_abs_diff_vs_reference"] < 1e-9
     assert_timing_figures(figures, "tutorial_20_rounds_s", "per_round_s",
-                          "reference_20_rounds_s", "speedup_vs_reference")
+                          "reference_20_rounds_s")
+    assert_ratio_figures(figures, "speedup_vs_reference", "speedup_vs_tff")
     assert 0 <= figures["test_rating_accuracy"] <= 1 and figures["test_loss"] > 0
     assert figures["initial_val_loss"] > figures["val_loss"]     # 20 rounds taught something
     assert "per-client loop" in out and "initial val" in out
