@@ -8,7 +8,7 @@ import numpy as np
 
 from .tensor import Tensor
 
-__all__ = ["Optimizer", "SGD", "Adam"]
+__all__ = ["Optimizer", "SGD", "Adam", "adam_step"]
 
 
 class Optimizer:
@@ -62,24 +62,34 @@ class Adam(Optimizer):
         if state is None:  # the zeros are made once per parameter, not at every step
             state = self.state[id(p)] = [0, np.zeros_like(p.data), np.zeros_like(p.data)]
         state[0] += 1
-        step, m, v = state
-        g = p.grad
-        # the textbook update, each operation written into a buffer instead of a new
-        # temporary: the same roundings in the same order, so the same bits
-        # (out= arrays, so a 0-d parameter gets arrays too, not NumPy scalars)
-        tmp = np.multiply(g, 1.0 - self.beta1,
-                          out=np.empty(np.shape(g), np.result_type(g, 1.0 - self.beta1)))
-        m *= self.beta1
-        m += tmp                                   # m = b1 m + (1 - b1) g
-        np.multiply(g, g, out=tmp)
-        tmp *= 1.0 - self.beta2
-        v *= self.beta2
-        v += tmp                                   # v = b2 v + (1 - b2) g^2
-        m_hat_scale = self.alpha / (1.0 - self.beta1**step)
-        v_hat_scale = 1.0 / (1.0 - self.beta2**step)
-        denom = np.multiply(v, v_hat_scale, out=np.empty_like(v))
-        np.sqrt(denom, out=denom)
-        denom += self.eps
-        update = np.multiply(m, m_hat_scale, out=np.empty_like(m))
-        update /= denom
-        p.data -= update                           # p -= a m_hat / (sqrt(v_hat) + eps)
+        adam_step(p.data, p.grad, state[1], state[2], state[0], self.alpha, self.beta1,
+                  self.beta2, self.eps)
+
+
+def adam_step(param, grad, m, v, step, lr, beta1=0.9, beta2=0.999, eps=1e-8):
+    """One Adam update of an ndarray, in place: ``param``, ``m`` and ``v`` change; -> None.
+
+    param, m, v: arrays of one shape (0-d allowed), m and v the first and second
+    moments (zeros before the first step); grad: that shape; step: this update's
+    number, counting from 1 (the bias correction). ``Adam`` and the federated
+    servers all step through here, so they share one rounding order.
+    """
+    # the textbook update, each operation written into a buffer instead of a new
+    # temporary: the same roundings in the same order, so the same bits
+    # (out= arrays, so a 0-d parameter gets arrays too, not NumPy scalars)
+    tmp = np.multiply(grad, 1.0 - beta1,
+                      out=np.empty(np.shape(grad), np.result_type(grad, 1.0 - beta1)))
+    m *= beta1
+    m += tmp                                   # m = b1 m + (1 - b1) g
+    np.multiply(grad, grad, out=tmp)
+    tmp *= 1.0 - beta2
+    v *= beta2
+    v += tmp                                   # v = b2 v + (1 - b2) g^2
+    m_hat_scale = lr / (1.0 - beta1**step)
+    v_hat_scale = 1.0 / (1.0 - beta2**step)
+    denom = np.multiply(v, v_hat_scale, out=np.empty_like(v))
+    np.sqrt(denom, out=denom)
+    denom += eps
+    update = np.multiply(m, m_hat_scale, out=np.empty_like(m))
+    update /= denom
+    param -= update                            # p -= lr m_hat / (sqrt(v_hat) + eps)

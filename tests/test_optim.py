@@ -180,7 +180,7 @@ def test_float32_training_reduces_the_loss():
     assert losses[-1] < 0.5 * losses[0]
 
 
-# issue 8: the speed-ups of the embedding backward and Adam keep every result bit for bit
+# the speed-ups of the embedding backward and Adam keep every result bit for bit
 def _textbook_adam(p, g, m, v, step, alpha=1e-2, b1=0.9, b2=0.999, eps=1e-8):
     m *= b1
     m += (1.0 - b1) * g
@@ -206,3 +206,22 @@ def test_adam_with_buffers_is_the_textbook_update_bit_for_bit(dtype, shape):
 
     assert np.array_equal(param.data, p)
     assert opt.state[id(param)][0] == 30
+
+
+@pytest.mark.parametrize("shape", [(4, 2), ()])
+def test_adam_step_on_plain_arrays_is_the_textbook_update_and_changes_only_its_arguments(shape):
+    rng = np.random.default_rng(2)
+    param = np.asarray(rng.standard_normal(shape))
+    m, v = np.zeros(shape), np.zeros(shape)
+    p_ref, m_ref, v_ref = param.copy(), m.copy(), v.copy()
+
+    for step in range(1, 6):
+        g = np.asarray(rng.standard_normal(shape))
+        kept = g.copy()
+        optim.adam_step(param, g, m, v, step, lr=1e-2)
+        _textbook_adam(p_ref, g, m_ref, v_ref, step)
+        assert np.array_equal(g, kept)                   # the gradient is only read
+
+    assert np.array_equal(param, p_ref)
+    assert np.array_equal(m, m_ref) and np.array_equal(v, v_ref)
+    assert isinstance(param, np.ndarray) and param.shape == shape

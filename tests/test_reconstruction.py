@@ -13,29 +13,12 @@ import numpy as np
 import pandas as pd
 import pytest
 from realdata import real_data_root
+from recondata import ALL_BIASES, max_abs_diff, planted_movielens, uneven_clients
 
-from minigrad.datasets import load_movielens, split_users, synthetic_movielens
+from minigrad.datasets import load_movielens
 from minigrad.federated import reconstruction as fr
+from minigrad.federated.reconstruction import server
 from minigrad.gradcheck import gradcheck
-
-ALL_BIASES = dict(item_bias=True, user_bias=True, global_bias=True)
-
-
-def uneven_clients(rng, num_items=30, sizes=(1, 2, 5, 9, 14, 23, 40, 61), repeats=False):
-    """ClientRatings with very different sizes, incl. a client with one example.
-
-    repeats=False: each client rates an item at most once (as in MovieLens);
-    True: items may repeat inside a client (and so inside a batch).
-    """
-    items = [rng.choice(num_items, size=n, replace=repeats or n > num_items) for n in sizes]
-    item = np.concatenate(items).astype(np.int64)
-    rating = rng.integers(1, 6, size=len(item)).astype(np.float64)
-    return fr.ClientRatings(item, rating, np.r_[0, np.cumsum(sizes)], np.arange(len(sizes)) + 100)
-
-
-def max_abs_diff(a, b):
-    assert set(a) == set(b)
-    return max(float(np.max(np.abs(np.asarray(a[k]) - np.asarray(b[k])))) for k in a)
 
 
 # ---------------------------------------------------------------------------
@@ -184,6 +167,24 @@ def test_analytic_gradients_equal_minigrad_autograd(rng):
     np.testing.assert_allclose(leaves["item_bias"].grad, dense_bias, rtol=1e-12, atol=1e-14)
     for name in ("global_bias", "user_embedding", "user_bias"):
         np.testing.assert_allclose(leaves[name].grad, grads[name], rtol=1e-12, atol=1e-14)
+
+
+def test_predict_rows_gives_every_layout_the_same_prediction_as_a_loop(rng):
+    table, u = rng.normal(size=(6, 3)), rng.normal(size=(2, 3))
+    item_bias, mu, user_bias = rng.normal(size=6), 0.7, np.array([0.1, -0.2])
+    items = np.array([[4, 1, 4], [0, 5, 2]])                 # client k's batch: items[k]
+    loop = np.array([[table[i] @ u[k] + item_bias[i] + mu + user_bias[k] for i in items[k]]
+                     for k in range(2)])
+
+    batched = fr.predict_rows(table[items], u, item_bias[items], mu, user_bias[:, None])
+    paired = fr.predict_rows(table[items[1]], np.repeat(u[1:], 3, axis=0), item_bias[items[1]],
+                             mu, np.repeat(user_bias[1], 3))
+    one_user = fr.predict_rows(table[items[0]], u[0], item_bias[items[0]], mu, user_bias[0])
+
+    np.testing.assert_allclose(batched, loop, rtol=1e-14)
+    np.testing.assert_allclose(paired, loop[1], rtol=1e-14)
+    np.testing.assert_allclose(one_user, loop[0], rtol=1e-14)
+    np.testing.assert_allclose(fr.predict_rows(table[items[0]], u[0]), table[items[0]] @ u[0])
 
 
 def test_autograd_loss_passes_gradcheck(rng):
@@ -400,13 +401,13 @@ def test_no_user_parameter_reaches_the_server(monkeypatch, rng, reference):
     config = fr.FedReconConfig(batch_size=3, clients_per_round=4,
                                server_momentum=0.5)
     seen = []
-    real_aggregate = fr.aggregate
+    real_aggregate = server.aggregate
 
     def spy(spec_, messages):                       # everything handed to the server
         seen.append(messages)
         return real_aggregate(spec_, messages)
 
-    monkeypatch.setattr(fr, "aggregate", spy)
+    monkeypatch.setattr(server, "aggregate", spy)   # where run_round looks it up
     state = fr.initialize(spec, config, rng)
     plan = fr.make_round_plan(spec, config, data, rng)
     before = state
@@ -523,12 +524,7 @@ def test_server_momentum_and_adam_follow_their_formulas():
 @pytest.fixture(scope="module")
 def planted():
     """500 users x 400 items, 180 ratings each; train / unseen users; the planted truth."""
-    ml, truth = synthetic_movielens(num_users=500, num_items=400, num_ratings=500 * 180,
-                                    seed=0, return_truth=True)
-    users = split_users(ml.num_users, np.random.default_rng(0), (0.8, 0.2, 0.0))
-    train = fr.client_datasets(ml.ratings, users["train"])
-    unseen = fr.client_datasets(ml.ratings, users["val"])
-    return ml, truth, train, unseen
+    return planted_movielens()
 
 
 def _truth_features(ml, truth):
@@ -609,77 +605,6 @@ def test_fedrecon_on_unseen_users_comes_within_10_percent_of_the_oracle(planted)
     assert result["rmse"] <= 1.10 * oracle, (result, oracle, floor)
     assert result["rmse"] < 0.85 * global_mean
     assert history[-1]["rmse"] < history[0]["rmse"]
-
-
-# ---------------------------------------------------------------------------
-# baselines for the comparison table
-# ---------------------------------------------------------------------------
-def test_stateful_fedmf_stores_every_users_embedding_and_unseen_users_start_cold(planted):
-    ml, _, train, unseen = planted
-    spec = fr.MFSpec(num_items=ml.num_items, dim=8, init_scale=0.1, item_bias=True,
-                     user_bias=True, global_bias=True,
-                     global_bias_init=float(ml.ratings["rating"].mean()))
-    config = fr.FedReconConfig(client_lr=0.05, clients_per_round=100)
-
-    state, history = fr.train_stateful(spec, config, train, 20, np.random.default_rng(1))
-    on_train = fr.evaluate_stateful(spec, state, train, np.random.default_rng(2))
-    on_unseen = fr.evaluate_stateful(spec, state, unseen, np.random.default_rng(2))
-    folded = fr.evaluate(spec, state.params, unseen, np.random.default_rng(2),
-                         eval_config=fr.EvalConfig(recon_epochs=10))
-
-    assert state.user_params["user_embedding"].shape == (len(train), 8)   # on the server
-    assert on_train["num_unseen_users"] == 0 and on_unseen["num_unseen_users"] == len(unseen)
-    assert on_train["rmse"] < on_unseen["rmse"]
-    assert folded["rmse"] < on_unseen["rmse"]      # reconstruction helps whom it never saw
-    assert history[-1]["loss"] < history[0]["loss"]
-
-
-def test_stateful_round_is_joint_sgd_per_client(rng):
-    data = uneven_clients(rng, sizes=(5, 11))
-    spec = fr.MFSpec(num_items=30, dim=3, **ALL_BIASES)
-    config = fr.FedReconConfig(batch_size=2, clients_per_round=2, client_lr=0.1,
-                               server_lr=1.0)
-    state = fr.initialize_stateful(spec, data, rng)
-    plan = fr.make_stateful_plan(spec, config, data, rng)
-
-    new, _ = fr.stateful_round(spec, config, state, data, plan)
-
-    deltas, counts = [], []
-    for k, c in enumerate(plan.clients):
-        items, ratings = data.client(c)
-        g = {n: np.array(v, copy=True) for n, v in state.params.items()}
-        loc = {n: np.array(v[c], copy=True) for n, v in state.user_params.items()}
-        for b in plan.batches(k, "post"):
-            _, _, grads = fr.mf_loss_and_grads(spec, g, loc, items[b], ratings[b])
-            np.add.at(g["item_embedding"], items[b], -0.1 * grads["item_embedding"])
-            np.add.at(g["item_bias"], items[b], -0.1 * grads["item_bias"])
-            g["global_bias"] -= 0.1 * grads["global_bias"]
-            for n in loc:
-                loc[n] -= 0.1 * grads[n]
-        for n in loc:
-            np.testing.assert_allclose(new.user_params[n][c], loc[n], atol=1e-12)
-        deltas.append({n: state.params[n] - g[n] for n in g})
-        counts.append(len(items))
-    for n in spec.global_names:
-        mean = sum(w * d[n] for w, d in zip(counts, deltas, strict=True)) / sum(counts)
-        np.testing.assert_allclose(new.params[n], state.params[n] - mean, atol=1e-12)
-
-
-def test_centralized_mf_with_fold_in_beats_the_global_mean(planted):
-    ml, _, train, unseen = planted
-    mean = float(ml.ratings["rating"].mean())
-    spec = fr.MFSpec(num_items=ml.num_items, dim=8, init_scale=0.1, global_bias_init=mean,
-                     **ALL_BIASES)
-
-    g, local = fr.train_centralized(spec, train, 5, np.random.default_rng(1), lr=0.01,
-                                    batch_size=512)
-    folded = fr.evaluate(spec, g, unseen, np.random.default_rng(2),
-                         eval_config=fr.EvalConfig(recon_epochs=10))
-
-    assert set(g) == set(spec.global_names) and set(local) == set(spec.local_names)
-    assert local["user_embedding"].shape == (len(train), 8)
-    global_mean = float(np.sqrt(np.mean((unseen.rating - mean) ** 2)))
-    assert folded["rmse"] < 0.85 * global_mean
 
 
 # ---------------------------------------------------------------------------

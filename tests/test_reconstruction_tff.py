@@ -13,6 +13,7 @@ from realdata import real_data_root
 
 from minigrad.datasets import load_movielens
 from minigrad.federated import reconstruction as fr
+from minigrad.recipes import fedrecon as recipe
 
 TFF = fr.EvalConfig(split="tff_reshuffled")
 
@@ -104,8 +105,8 @@ def test_epoch_curves_refuse_the_tff_split(rng):
     data = many_clients(rng, num_clients=5)
     spec = fr.MFSpec(num_items=500, dim=2)
     with pytest.raises(ValueError, match="tff_reshuffled"):
-        fr.evaluate_by_recon_epochs(spec, spec.init_globals(rng), data, [1], seeds=0,
-                                    eval_config=TFF)
+        recipe.evaluate_by_recon_epochs(spec, spec.init_globals(rng), data, [1], seeds=0,
+                                        eval_config=TFF)
 
 
 # ---------------------------------------------------------------------------

@@ -1,28 +1,24 @@
-"""Many clients' SGD in lockstep: the NumPy engine under ``reconstruction.run_round``.
+"""Many clients' SGD in lockstep: the NumPy engine under ``run_round`` and ``evaluate``.
 
-Every function here works on plain ndarrays and knows nothing of parameter names
-or of who may see what (``reconstruction`` does). Clients are stacked on one axis
-and step ``t`` of every client runs at once; clients go longest first, so step t
-only touches the prefix of clients that still have a step t, and unused slots of
-a batch carry weight 0. Within a client the steps stay sequential, so the result
-is the same SGD as a per-client loop (to rounding), not an approximation of it.
-
-Layout: a phase's batches are ``(T, K, B)`` arrays, step-major, so that step
-``t`` of all ``K`` clients is one contiguous block; unused slots hold -1 in the
-schedule.
-
-Measured on ml-100k, one round of the TFF tutorial (50 clients, <= 30 steps a
-phase, 2 cores): the per-client loop ~100 ms; this 6-8 ms, of which drawing the
-plan ~1.4 ms, gathering ~0.7 ms, reconstruction (up to 30 sequential steps)
-~2 ms, the item phase (computed at once) ~2 ms, the server's weighted scatter-add
-of the sparse deltas ~1.4 ms.
+Plain ndarrays only; no parameter names and no notion of who may see what (the
+``client`` and ``server`` modules hold those). Clients are stacked on one axis and
+step t of every client runs at once, longest clients first, so step t touches only
+the clients that still have one; unused batch slots carry weight 0. Within a client
+the steps stay sequential: the same SGD as a per-client loop, to rounding.
+A phase's batches are (T, K, B) arrays, step-major; -1 marks an unused slot in a
+schedule. Measured cost: docs/fedrecon.md.
 """
+
+from dataclasses import dataclass
 
 import numpy as np
 
-from .. import kernels
+from ... import kernels
+from .mf import predict_rows
 
 __all__ = [
+    "GlobalArrays",
+    "PhaseData",
     "shuffled_pass",
     "phase_schedule",
     "gather_phase",
@@ -30,6 +26,30 @@ __all__ = [
     "train_globals",
     "scatter_rows",
 ]
+
+
+@dataclass(frozen=True)
+class GlobalArrays:
+    """The global parameters as arrays: item_embedding (I, D), item_bias (I,) or None,
+    global_bias () or None."""
+
+    item_embedding: np.ndarray
+    item_bias: np.ndarray | None = None
+    global_bias: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class PhaseData:
+    """One phase's data, step-major (``gather_phase``): items, y, valid, w all (T, K, B).
+
+    ``w`` is 2 / (examples in that step) on used slots and 0 elsewhere, so
+    ``err * w`` is the gradient of the step's mean squared error.
+    """
+
+    items: np.ndarray
+    y: np.ndarray
+    valid: np.ndarray
+    w: np.ndarray
 
 # Which entries of a shuffled pass a phase uses (TFF's dataset_split_fn, and its
 # per-example variant): name -> (keep(position, batch_size), new position).
@@ -95,11 +115,10 @@ def phase_schedule(passes, num_clients, batch_size, which="all", steps_max=None)
 
 
 def gather_phase(item, rating, starts, schedule, dtype):
-    """One phase's data, step-major: (K, T, B) schedule -> items, y, valid, w (T, K, B).
+    """One phase's data, step-major: (K, T, B) schedule -> ``PhaseData`` of (T, K, B) arrays.
 
     item, rating: all clients' data concatenated; starts (K,): where each scheduled
-    client's data begins. ``w`` is 2 / (examples in that step) on used slots and 0
-    elsewhere, so ``err * w`` is the gradient of the step's mean squared error.
+    client's data begins.
     """
     sched = np.ascontiguousarray(schedule.transpose(1, 0, 2))
     valid = sched >= 0
@@ -111,19 +130,7 @@ def gather_phase(item, rating, starts, schedule, dtype):
         y = np.zeros(sched.shape, dtype=dtype)
     count = valid.sum(axis=2, keepdims=True)
     w = np.where(valid, 2.0 / np.maximum(count, 1), 0.0).astype(dtype, copy=False)
-    return items, y, valid, w
-
-
-def _predict(rows, u, item_bias, mu, c):
-    """(K, B, D) rows, (K, D) users -> (K, B); the terms added in the reference's order."""
-    y_hat = (rows @ u[:, :, None])[:, :, 0]
-    if item_bias is not None:
-        y_hat += item_bias
-    if mu is not None:
-        y_hat += mu
-    if c is not None:
-        y_hat += c[:, None]
-    return y_hat
+    return PhaseData(items, y, valid, w)
 
 
 def _longest_first(w):
@@ -147,25 +154,27 @@ def _blocks(active, *arrays):
     return (np.r_[0, np.cumsum(active)],) + tuple(a[keep] for a in arrays)
 
 
-def reconstruct_locals(table, item_bias, mu, items, y, w, u, c, lr):
+def reconstruct_locals(params, phase, user_embedding, user_bias=None, *, lr):
     """SGD on every client's local parameters at once, global ones frozen.
 
-    table (I, D), item_bias (I,) or None, mu () or None: the frozen globals.
-    items, y, w (T, K, B) from ``gather_phase``; u (K, D) and c (K,) or None: the
-    starting local parameters (not modified). Returns the reconstructed (u, c).
+    params: the frozen ``GlobalArrays``; phase: ``PhaseData`` from ``gather_phase``;
+    user_embedding (K, D) and user_bias (K,) or None: the starting local parameters
+    (not modified). Returns the reconstructed (user_embedding, user_bias).
     Clients are taken longest first, so step t works on the still-active prefix.
     """
-    order, active = _longest_first(w)
-    u = u[order]                                              # fancy indexing: a copy
-    c = None if c is None else c[order]
-    offsets, items, y, w = _blocks(active, items[:, order], y[:, order], w[:, order])
-    rows_all = table[items]                                   # frozen: gather once
-    bias_all = None if item_bias is None else item_bias[items]
+    mu = params.global_bias
+    order, active = _longest_first(phase.w)
+    u = user_embedding[order]                                 # fancy indexing: a copy
+    c = None if user_bias is None else user_bias[order]
+    offsets, items, y, w = _blocks(active, phase.items[:, order], phase.y[:, order],
+                                   phase.w[:, order])
+    rows_all = params.item_embedding[items]                   # frozen: gather once
+    bias_all = None if params.item_bias is None else params.item_bias[items]
     for t in range(len(active)):
         k, sl = active[t], slice(offsets[t], offsets[t + 1])
         rows = rows_all[sl]
-        y_hat = _predict(rows, u[:k], None if bias_all is None else bias_all[sl], mu,
-                         None if c is None else c[:k])
+        y_hat = predict_rows(rows, u[:k], item_bias=None if bias_all is None else bias_all[sl],
+                             global_bias=mu, user_bias=None if c is None else c[:k, None])
         g = (y_hat - y[sl]) * w[sl]
         u[:k] -= lr * (g[:, None, :] @ rows)[:, 0, :]
         if c is not None:
@@ -179,14 +188,16 @@ def reconstruct_locals(table, item_bias, mu, items, y, w, u, c, lr):
     return u_out, c_out
 
 
-def train_globals(table, item_bias, mu, items, y, valid, w, u, c, lr, train_locals=False):
+def train_globals(params, phase, user_embedding, user_bias=None, *, lr, train_locals=False):
     """SGD on every client's own copy of the global parameters, local ones frozen.
 
+    params: the broadcast ``GlobalArrays`` (not modified); phase: ``PhaseData``;
+    user_embedding (K, D), user_bias (K,) or None: each client's local parameters.
     Each client gets a private copy of just the item rows it touches (all copies in
     one concatenated table, with one zero scratch row for unused slots); a step
     gathers each client's rows and writes the updated rows back. With
-    ``train_locals`` the clients' (u, c) take a step on the same batch too (joint
-    SGD, for the stateful baseline).
+    ``train_locals`` the clients' local parameters take a step on the same batch
+    too (joint SGD, for the stateful baseline).
 
     Shortcut: when no client touches an item twice in the phase (MovieLens has one
     rating per user and item, so one epoch never does), there is no global bias
@@ -197,10 +208,13 @@ def train_globals(table, item_bias, mu, items, y, valid, w, u, c, lr, train_loca
     Returns a dict: row_item (M,) and owner (M,) of each touched row (sorted by
     client, then item), d_table (M, D) and d_item_bias (M,) = initial - final rows,
     d_mu (K,), num_examples (K,), loss_sum (K,) and num_correct (K,) over the
-    trained examples (predictions before each step), and u, c.
+    trained examples (predictions before each step), and u, c: the local
+    parameters after the phase.
     """
-    num_steps, num_clients, _ = items.shape
-    num_items = table.shape[0]
+    items, valid = phase.items, phase.valid
+    mu = params.global_bias
+    num_clients = items.shape[1]
+    num_items = params.item_embedding.shape[0]
     key = (np.arange(num_clients)[None, :, None] * num_items + items)[valid]
     by_key = np.argsort(key, kind="stable")
     sorted_key = key[by_key]
@@ -208,18 +222,17 @@ def train_globals(table, item_bias, mu, items, y, valid, w, u, c, lr, train_loca
     uniq = sorted_key[first]
     row_item, owner = uniq % num_items, uniq // num_items
     m = len(uniq)
-    u = np.array(u, copy=True)
-    c = None if c is None else np.array(c, copy=True)
+    u = np.array(user_embedding, copy=True)
+    c = None if user_bias is None else np.array(user_bias, copy=True)
     if m == len(key) and mu is None and not train_locals:
-        errors, d_table, d_bias = _train_globals_at_once(
-            table, item_bias, items, y, valid, w, u, c, lr, by_key)
+        errors, d_table, d_bias = _train_globals_at_once(params, phase, u, c, lr, by_key)
         mu_k = None
     else:
         inverse = np.empty(len(key), dtype=np.int64)
         inverse[by_key] = np.cumsum(first) - 1
         errors, d_table, d_bias, mu_k = _train_globals_in_steps(
-            table, item_bias, mu, items, y, valid, w, u, c, lr, train_locals,
-            inverse, row_item, m)
+            params, phase, u, c, lr, train_locals=train_locals, row_slot=inverse,
+            row_item=row_item)
     return {
         "row_item": row_item,
         "owner": owner,
@@ -234,39 +247,45 @@ def train_globals(table, item_bias, mu, items, y, valid, w, u, c, lr, train_loca
     }
 
 
-def _train_globals_at_once(table, item_bias, items, y, valid, w, u, c, lr, by_key):
+def _train_globals_at_once(params, phase, u, c, lr, by_key):
     """All steps at once (each row read and written by exactly one step).
 
     ``by_key`` orders the used slots by (client, item): the order of the output rows.
+    Returns (errors (T, K, B), d_table (M, D), d_item_bias (M,) or None).
     """
+    items, valid, item_bias = phase.items, phase.valid, params.item_bias
     client = np.broadcast_to(np.arange(items.shape[1])[None, :, None], items.shape)[valid]
     client, it = client[by_key], items[valid][by_key]
     uk = u[client]
-    rows = table[it]
-    y_hat = np.einsum("nd,nd->n", rows, uk)
-    if item_bias is not None:
-        y_hat += item_bias[it]
-    if c is not None:
-        y_hat += c[client]
-    err = y_hat - y[valid][by_key]
-    step = lr * (err * w[valid][by_key])
+    rows = params.item_embedding[it]
+    y_hat = predict_rows(rows, uk, item_bias=None if item_bias is None else item_bias[it],
+                         user_bias=None if c is None else c[client])
+    err = y_hat - phase.y[valid][by_key]
+    step = lr * (err * phase.w[valid][by_key])
     d_table = step[:, None] * uk            # initial - final (the step, without the rounding
     d_bias = None                           # of writing it into the row and reading it back)
     if item_bias is not None:
         d_bias = step
-    errors = np.zeros(items.shape, dtype=table.dtype)
+    errors = np.zeros(items.shape, dtype=params.item_embedding.dtype)
     flat = np.empty(len(err), dtype=err.dtype)
     flat[by_key] = err
     errors[valid] = flat
     return errors, d_table, d_bias
 
 
-def _train_globals_in_steps(table, item_bias, mu, items, y, valid, w, u, c, lr, train_locals,
-                            inverse, row_item, m):
-    """Step t of every client at once; u and c are updated in place if ``train_locals``."""
+def _train_globals_in_steps(params, phase, u, c, lr, *, train_locals, row_slot, row_item):
+    """Step t of every client at once; u and c are updated in place if ``train_locals``.
+
+    row_slot (number of used slots,): each used slot's row in the clients' private
+    table, in boolean-mask order; row_item (M,): the item of each private row.
+    Returns (errors (T, K, B), d_table (M, D), d_item_bias (M,) or None, mu (K,) or None).
+    """
+    table, item_bias, mu = params.item_embedding, params.item_bias, params.global_bias
+    items, valid = phase.items, phase.valid
+    m = len(row_item)
     num_clients = items.shape[1]
     loc = np.full(items.shape, m, dtype=np.int64)             # unused slots -> scratch row
-    loc[valid] = inverse
+    loc[valid] = row_slot
     # A step may use plain fancy assignment unless a client repeats an item inside it.
     ordered = np.sort(loc, axis=2)
     repeats = ((ordered[..., 1:] == ordered[..., :-1]) & (ordered[..., 1:] < m)).any(axis=(1, 2))
@@ -278,8 +297,8 @@ def _train_globals_in_steps(table, item_bias, mu, items, y, valid, w, u, c, lr, 
         local_bias[:m] = item_bias[row_item]
     mu_k = None if mu is None else np.full(num_clients, mu, dtype=table.dtype)
 
-    order, active = _longest_first(w)
-    offsets, loc, y, w = _blocks(active, loc[:, order], y[:, order], w[:, order])
+    order, active = _longest_first(phase.w)
+    offsets, loc, y, w = _blocks(active, loc[:, order], phase.y[:, order], phase.w[:, order])
     u_s = u[order]
     c_s = None if c is None else c[order]
     mu_s = None if mu_k is None else mu_k[order]
@@ -289,8 +308,9 @@ def _train_globals_in_steps(table, item_bias, mu, items, y, valid, w, u, c, lr, 
         lt = loc[sl]
         rows = local_table[lt]
         bias = None if local_bias is None else local_bias[lt]
-        y_hat = _predict(rows, u_s[:k], bias, None if mu_s is None else mu_s[:k, None],
-                         None if c_s is None else c_s[:k])
+        y_hat = predict_rows(rows, u_s[:k], item_bias=bias,
+                             global_bias=None if mu_s is None else mu_s[:k, None],
+                             user_bias=None if c_s is None else c_s[:k, None])
         err = y_hat - y[sl]
         errors[sl] = err
         g = err * w[sl]
