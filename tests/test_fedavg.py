@@ -14,6 +14,7 @@ from minigrad.federated import (
     FedAvg,
     History,
     PoissonSample,
+    ServerAdam,
     ServerSGD,
     UniformSample,
     client_update,
@@ -472,3 +473,38 @@ def test_identical_clients_aggregate_to_one_clients_result(spam_data, weighted):
     assert np.abs(one["weight"]).max() > 0
     assert np.array_equal(three["weight"], one["weight"])
     assert record["bytes_up"] == 3 * num_bytes(one)
+
+
+# ---------------------------------------------------------------------------
+# ServerAdam: the server's optimizer steps like optim.Adam on -mean_delta
+# ---------------------------------------------------------------------------
+def test_server_adam_first_step_moves_each_weight_by_about_lr_in_its_deltas_direction():
+    server = {"w": np.zeros(3, np.float32)}
+    deltas = {"a": [0.5, -2.0, 0.0]}
+
+    new, _ = run_round(server, ["a"], lambda p, d: ({"w": np.asarray(deltas[d], np.float32)}, 1),
+                       server_update=ServerAdam(lr=0.1, eps=1e-8))
+
+    # m_hat = g, v_hat = g^2 on the first step: lr * g / (|g| + eps)
+    np.testing.assert_allclose(new["w"], [0.1, -0.1, 0.0], rtol=1e-6)
+    assert new["w"].dtype == np.float32
+
+
+def test_server_adam_equals_optim_adam_on_the_pseudo_gradient():
+    from minigrad import Tensor, optim
+
+    rng = np.random.default_rng(0)
+    server = {"w": rng.normal(size=4)}
+    adam = ServerAdam(lr=0.05, beta1=0.8, beta2=0.95, eps=1e-3)
+    w = Tensor(server["w"].copy(), autograd=True)
+    reference = optim.Adam([w], alpha=0.05, beta1=0.8, beta2=0.95, eps=1e-3)
+
+    for _ in range(3):
+        target = rng.normal(size=4)
+        server, _ = run_round(server, [None], lambda p, d, t=target: ({"w": t}, 1),
+                              server_update=adam)
+        w.grad = -(target - w.data)
+        reference.step()
+
+    np.testing.assert_array_equal(server["w"], w.data)
+    assert adam.step == 3

@@ -8,6 +8,7 @@ from .round import (
     AllClients,
     History,
     PoissonSample,
+    ServerAdam,
     ServerSGD,
     UniformSample,
     client_update,
@@ -19,5 +20,6 @@ __all__ = [
     "run_round", "client_update", "History",
     "Aggregator", "ClientUpdate", "FedAvg", "fedavg", "weighted_mean",
     "AllClients", "UniformSample", "PoissonSample", "sample_clients", "ServerSGD",
+    "ServerAdam",
     "num_bytes", "params", "reconstruction", "split", "compression",
 ]

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..optim import adam_step
 from ..rng import check_generator
 from .aggregator import ClientUpdate
 from .fedavg import FedAvg
@@ -27,6 +28,7 @@ __all__ = [
     "UniformSample",
     "PoissonSample",
     "ServerSGD",
+    "ServerAdam",
     "History",
 ]
 
@@ -103,6 +105,43 @@ class ServerSGD:
 
     def __repr__(self):
         return f"ServerSGD(lr={self.lr})"
+
+
+class ServerAdam:
+    """FedAdam (Reddi et al. 2021): Adam on the server, with ``-mean_delta`` as the gradient.
+
+    Keeps its moments (float64) across rounds, so use one instance per training run.
+    ``eps`` is the paper's adaptivity tau (1e-3 there); the step is ``optim.adam_step``,
+    the same update ``optim.Adam`` makes.
+    """
+
+    def __init__(self, lr=0.01, beta1=0.9, beta2=0.99, eps=1e-3):
+        for name, value, low, high in [("lr", lr, 0, np.inf), ("beta1", beta1, 0, 1),
+                                       ("beta2", beta2, 0, 1), ("eps", eps, 0, np.inf)]:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                    or not low < value < high and not (name.startswith("beta") and value == 0):
+                raise ValueError(f"ServerAdam: {name}={value!r} must be in "
+                                 f"{'[0, 1)' if name.startswith('beta') else '(0, inf)'}")
+        self.lr, self.beta1, self.beta2 = float(lr), float(beta1), float(beta2)
+        self.eps = float(eps)
+        self.step, self.m, self.v = 0, None, None
+
+    def __call__(self, server_params, mean_delta):
+        if self.m is None:
+            self.m = {k: np.zeros(np.shape(v)) for k, v in server_params.items()}
+            self.v = {k: np.zeros(np.shape(v)) for k, v in server_params.items()}
+        check_same_keys(self.m, server_params, "ServerAdam: the server's parameters")
+        self.step += 1
+        out = {}
+        for k, value in server_params.items():
+            param = np.array(value, dtype=np.float64)
+            adam_step(param, -np.asarray(mean_delta[k], dtype=np.float64), self.m[k], self.v[k],
+                      self.step, self.lr, self.beta1, self.beta2, self.eps)
+            out[k] = param.astype(np.asarray(value).dtype, copy=False)
+        return out
+
+    def __repr__(self):
+        return f"ServerAdam(lr={self.lr}, beta1={self.beta1}, beta2={self.beta2}, eps={self.eps})"
 
 
 def client_update(model, params, train_fn, data):
