@@ -4,8 +4,8 @@
 import numpy as np
 
 from minigrad.datasets import synthetic_movielens, vertical_split
+from minigrad.deepfm import DeepFMBase, DeepFMFuse
 from minigrad.federated import split
-from minigrad.models import DeepFMBase, DeepFMFuse
 
 SMALL = dict(dim=3, units=(8, 4), fuse_units=(8, 6))   # fast, every path still present
 

@@ -6,10 +6,10 @@ from realdata import real_data_root
 from splitdata import imbalanced_gradients, leakage_features, leakage_parties
 
 from minigrad.datasets import load_movielens, vertical_split
+from minigrad.deepfm import DeepFMBase, DeepFMFuse
 from minigrad.federated import split
 from minigrad.federated.compression import Codec, Float16, Identity, Quantize8Bit, get_codec
 from minigrad.federated.split import Channel, Message
-from minigrad.models import DeepFMBase, DeepFMFuse
 from minigrad.privacy import attacks, label_leakage
 from minigrad.privacy.label_leakage import (
     GaussianNoise,

@@ -6,8 +6,8 @@ from realdata import real_data_root
 from splitdata import imbalanced_gradients, leakage_features, leakage_parties
 
 from minigrad.datasets import load_movielens, vertical_split
+from minigrad.deepfm import DeepFMBase, DeepFMFuse
 from minigrad.federated import split
-from minigrad.models import DeepFMBase, DeepFMFuse
 from minigrad.privacy.label_leakage import (
     GaussianNoise,
     NormEqualize,

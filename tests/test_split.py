@@ -5,9 +5,9 @@ import pytest
 
 from minigrad import Tensor, no_grad
 from minigrad.datasets import synthetic_movielens, vertical_split
+from minigrad.deepfm import CentralizedDeepFM, DeepFMBase, DeepFMFuse
 from minigrad.federated import compression, split
 from minigrad.federated.split import Alice, Bob, Channel, Message
-from minigrad.models import CentralizedDeepFM, DeepFMBase, DeepFMFuse
 from minigrad.optim import Adam
 
 BATCH = 16

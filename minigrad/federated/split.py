@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import metrics
-from ..models import Aggregation, hidden_parts
+from ..deepfm import Aggregation, hidden_parts
 from ..optim import Adam
 from ..tensor import Tensor, no_grad
 from .compression import get_codec, nbytes
@@ -184,7 +184,7 @@ class Alice:
 class Bob:
     """The label party: ids ``X`` (R, S), labels ``y`` (R,) 0/1, base ``model``, ``fuse``.
 
-    ``aggregation``: 'concat' or 'sum' (see models.Aggregation). ``optimizer``
+    ``aggregation``: 'concat' or 'sum' (see deepfm.Aggregation). ``optimizer``
     defaults to Adam(lr) over his base and fuse; ``codec`` compresses the
     gradients he sends back. ``last_loss``: the loss of his latest step.
     """
@@ -328,7 +328,7 @@ AGE_BOUNDS = (18, 25, 35, 45, 50, 56)
 class PartyFeatures:
     """A party's fields as integer ids: X (R, sum(slots)), -1 marks an empty slot.
 
-    cardinalities / slots per field (for models.DeepFMBase), the field names, and
+    cardinalities / slots per field (for deepfm.DeepFMBase), the field names, and
     each categorical field's vocabulary (id -> original value).
     """
 

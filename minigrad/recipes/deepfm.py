@@ -31,8 +31,8 @@ import numpy as np
 
 from .. import metrics
 from ..datasets.partitions import train_test_split_rows, vertical_split
+from ..deepfm import Aggregation, CentralizedDeepFM, DeepFMBase, DeepFMFuse
 from ..federated import compression, split
-from ..models import Aggregation, CentralizedDeepFM, DeepFMBase, DeepFMFuse
 from ..optim import Adam
 from ..tensor import no_grad
 

@@ -15,8 +15,8 @@ from dataclasses import replace
 import numpy as np
 
 from .. import metrics
+from ..deepfm import Aggregation, DeepFMBase, DeepFMFuse
 from ..federated import split
-from ..models import Aggregation, DeepFMBase, DeepFMFuse
 from ..recipes import deepfm
 
 __all__ = ["sum_aggregation", "time_split_rows", "prepare_by_time", "unseen_share",

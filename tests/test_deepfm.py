@@ -1,4 +1,4 @@
-"""DeepFM layers (models.py): float64 gradchecks, brute-force oracles, errors."""
+"""DeepFM layers (deepfm.py): float64 gradchecks, brute-force oracles, errors."""
 
 import itertools
 
@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 from minigrad import Tensor, concat
-from minigrad.gradcheck import gradcheck
-from minigrad.models import (
+from minigrad.deepfm import (
     DNN,
     Aggregation,
     CentralizedDeepFM,
@@ -17,6 +16,7 @@ from minigrad.models import (
     FirstOrder,
     hidden_parts,
 )
+from minigrad.gradcheck import gradcheck
 
 
 def randn(rng, *shape):
