@@ -22,6 +22,7 @@ from minigrad.privacy.label_leakage import (
     leak_auc,
     norm_scores,
 )
+from minigrad.recipes.deepfm import alice_features, bob_features
 
 
 def mean_over_batches(rng, num_batches, codec=None, reference="received", **kw):
@@ -342,8 +343,8 @@ def test_real_movielens_five_stars_norm_attack_as_in_li_et_al():
     # Arrange: the first 25,600 ratings, 100 batches of 256, float32
     movielens = load_movielens("ml-100k", REAL_ROOT)
     alice_df, bob_df = vertical_split(movielens, label_threshold=4)
-    user = split.alice_features(alice_df)
-    item, y = split.bob_features(bob_df, movielens.genre_names)
+    user = alice_features(alice_df)
+    item, y = bob_features(bob_df, movielens.genre_names)
     rows = np.arange(25_600)
     aucs = {}
     for name, codec in (("none", None), ("noise", GaussianNoise(10.0, 1))):
