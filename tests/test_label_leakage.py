@@ -10,7 +10,6 @@ from minigrad.deepfm import DeepFMBase, DeepFMFuse
 from minigrad.federated import split
 from minigrad.federated.compression import Codec, Float16, Identity, Quantize8Bit, get_codec
 from minigrad.federated.split import Channel, Message
-from minigrad.privacy import attacks, label_leakage
 from minigrad.privacy.label_leakage import (
     GaussianNoise,
     LeakLog,
@@ -314,13 +313,6 @@ def test_bad_defence_settings_are_refused(make, error, words):
 def test_bad_inputs_say_what_was_expected(call, error, words):
     with pytest.raises(error, match=words):
         call()
-
-
-def test_attacks_module_re_exports_the_label_leakage_names():
-    assert set(label_leakage.__all__) <= set(attacks.__all__)
-    for name in label_leakage.__all__:
-        assert getattr(attacks, name) is getattr(label_leakage, name)
-    assert {"changed_rows", "leaked_words", "word_recovery_scores"} <= set(attacks.__all__)
 
 
 def test_identity_inner_is_the_default():
