@@ -12,12 +12,8 @@ optimizer. One training step on the batch ``rows`` (row positions both agreed on
 
 A ``Message`` carries named ndarrays and nothing else (no Tensor, so no graph,
 no features, no labels); its bytes are what the wire would carry, counted by a
-``Channel``. Cut tensors may be compressed (``federated.compression``).
-
-    alice = Alice(user.X, DeepFMBase(user.cardinalities))
-    bob = Bob(item.X, y, DeepFMBase(item.cardinalities, item.slots),
-              fuse=DeepFMFuse(64), aggregation="concat")
-    loss = train_step(alice, bob, slice(0, 128))
+``Channel``. Cut tensors may be compressed (``federated.compression``). The parties
+of notebook 04 (MovieLens features, DeepFM): ``recipes.deepfm.make_parties``.
 """
 
 from dataclasses import dataclass, field

@@ -2,25 +2,10 @@
 
     data = prepare(load_movielens("ml-100k"), seed=0)   # both parties' ids, labels, row split
     alice, bob = make_parties(data, seed=0)              # SecretFlow's SplitRec sizes
-    split_model = SplitModel(alice, bob)                 # trains through byte-counted messages
+    history = train(SplitModel(alice, bob), data, num_epochs=5, seed=0)
     central = JointModel.centralized(alice, bob)         # the same weights, in one graph
-    history = train(split_model, data, num_epochs=5, seed=0)
-    best = best_epoch(history)                           # chosen on the validation rows
-    refit = data.refit()                                 # validation rows back to training
-    final = train(SplitModel(*make_parties(refit, seed=0)), refit, best["epoch"],
-                  parts=("test",))                       # the final model, scored on test
 
-Rows are split once: a random ``test_fraction`` is held out for testing, and a
-validation slice (``val_fraction`` of the remaining rows) is carved from training, so
-the epoch is chosen without looking at the test rows; ``refit`` then gives the
-validation rows back to training for the final model. Every model here trains with
-Adam on shuffled batches drawn from ``np.random.default_rng(seed)``: models built from
-the same seed start from the same weights and see the same batches, so differences
-between them come from the model, not the draw.
-
-``gradient_equivalence`` checks, in float64, that the split model computes the same
-outputs and parameter gradients as the centralized one. ``compression_runs`` trains the
-split model with compressed cut tensors and records bytes and AUC.
+The row split, the seeding and what follows SecretFlow's tutorial: docs/splitrec.md.
 """
 
 import copy
