@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from minigrad import results
-from minigrad.datasets._common import SYNTHETIC, data_root
+from minigrad.datasets import SYNTHETIC, data_root
 
 REAL_MARKERS = {
     "ml-100k": "ml-100k/u.data",

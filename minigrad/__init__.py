@@ -25,6 +25,6 @@ __all__ = [
     "optim",
 ]
 
-from . import metrics, models  # noqa: E402  (DeepFM pieces and NumPy metrics)
+from . import deepfm, metrics  # noqa: E402  (DeepFM layers and NumPy metrics)
 
-__all__ += ["metrics", "models"]
+__all__ += ["deepfm", "metrics"]

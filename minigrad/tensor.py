@@ -12,7 +12,7 @@ import weakref
 
 import numpy as np
 
-from . import ops
+from . import fused_ops, ops
 
 __all__ = ["Tensor", "no_grad", "is_grad_enabled", "concat", "apply"]
 
@@ -301,47 +301,38 @@ class Tensor:
     def log(self):
         return apply(ops.Log, self)
 
-    def fm_interaction(self):
-        """FM second-order term of field embeddings: (B, F, K) -> (B, 1)."""
-        return apply(ops.FMInteraction, self)
-
+    # ------------------------------------------- fused ops (fused_ops.py)
     def bce_with_logits(self, target, reduction="mean"):
         """Binary cross-entropy of these logits against 0/1 ``target`` (same shape)."""
         if isinstance(target, Tensor):
             target = target.data
-        return apply(ops.BCEWithLogits, self, target=target, reduction=reduction)
+        return apply(fused_ops.BCEWithLogits, self, target=target, reduction=reduction)
+
+    # DeepFM's pieces
+    def fm_interaction(self):
+        """FM second-order term of field embeddings: (B, F, K) -> (B, 1)."""
+        return apply(fused_ops.FMInteraction, self)
 
     def embedding_bag(self, indices, offsets=None, padding_idx=None):
-        """Sums of this table's rows per bag of columns of ``indices``: (B, S) -> (B, F, K).
-
-        ``offsets`` (F,) are the bags' first columns (None: one column per bag); slots
-        holding ``padding_idx`` add nothing and that row gets no gradient. See
-        ops.EmbeddingBag.
-        """
+        """Per-bag sums of this table's rows: (B, S) ids -> (B, F, K); see EmbeddingBag."""
         if isinstance(indices, Tensor):
             indices = indices.data
-        return apply(ops.EmbeddingBag, self, indices=indices, offsets=offsets,
+        return apply(fused_ops.EmbeddingBag, self, indices=indices, offsets=offsets,
                      padding_idx=padding_idx)
 
     def linear(self, weight, bias=None, activation=None):
-        """``x.mm(weight) + bias``, then ReLU if ``activation='relu'``, as one op.
-
-        (B, n) x (n, m) (+ (m,)) -> (B, m); same numbers as the three separate ops.
-        """
+        """``x.mm(weight) + bias``, then ReLU if ``activation='relu'``, as one op."""
         inputs = (self, _lift(weight, self)) if bias is None else \
             (self, _lift(weight, self), _lift(bias, self))
-        return apply(ops.Linear, *inputs, activation=activation)
+        return apply(fused_ops.Linear, *inputs, activation=activation)
 
     def fm_stats(self, linear):
-        """This party's FM share from field embeddings (B, F, K) and a linear term (B, 1).
-
-        -> (B, K + 1): [sum_f v_f | linear - 1/2 sum_f |v_f|^2]; see ops.FMStats.
-        """
-        return apply(ops.FMStats, self, _lift(linear, self))
+        """This party's FM share (B, K + 1) from embeddings (B, F, K) and linear (B, 1)."""
+        return apply(fused_ops.FMStats, self, _lift(linear, self))
 
     def fm_from_stats(self):
-        """FM term from (summed) shares (B, K + 1) -> (B, 1); see ops.FMFromStats."""
-        return apply(ops.FMFromStats, self)
+        """FM term from (summed) shares (B, K + 1) -> (B, 1)."""
+        return apply(fused_ops.FMFromStats, self)
 
 
 def _ref(array):

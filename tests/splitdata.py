@@ -4,8 +4,9 @@
 import numpy as np
 
 from minigrad.datasets import synthetic_movielens, vertical_split
+from minigrad.deepfm import DeepFMBase, DeepFMFuse
 from minigrad.federated import split
-from minigrad.models import DeepFMBase, DeepFMFuse
+from minigrad.recipes.deepfm import alice_features, bob_features
 
 SMALL = dict(dim=3, units=(8, 4), fuse_units=(8, 6))   # fast, every path still present
 
@@ -33,8 +34,8 @@ def leakage_features(label_threshold):
     (4: 'rating == 5', about 21 % positive). -> (user, item, y)."""
     movielens = synthetic_movielens(num_users=60, num_items=80, seed=3)
     alice_df, bob_df = vertical_split(movielens, label_threshold=label_threshold)
-    user = split.alice_features(alice_df)
-    item, y = split.bob_features(bob_df, movielens.genre_names)
+    user = alice_features(alice_df)
+    item, y = bob_features(bob_df, movielens.genre_names)
     return user, item, y
 
 

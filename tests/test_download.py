@@ -16,7 +16,7 @@ import pytest
 
 from minigrad.datasets import download as dl
 from minigrad.datasets.__main__ import main
-from minigrad.datasets._common import DatasetError
+from minigrad.datasets.paths import DatasetError
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from realdata import ENRON_ROOT, needs_enron
 
-from minigrad.datasets._common import DatasetError
 from minigrad.datasets.enron_spam import SHORTFALL_TOLERANCE, load_enron_spam
+from minigrad.datasets.paths import DatasetError
 from minigrad.datasets.text import Vocabulary, tokenize
 
 SUMMARY = """Legitimate\r

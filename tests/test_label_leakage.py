@@ -6,11 +6,10 @@ from realdata import real_data_root
 from splitdata import imbalanced_gradients, leakage_features, leakage_parties
 
 from minigrad.datasets import load_movielens, vertical_split
+from minigrad.deepfm import DeepFMBase, DeepFMFuse
 from minigrad.federated import split
 from minigrad.federated.compression import Codec, Float16, Identity, Quantize8Bit, get_codec
 from minigrad.federated.split import Channel, Message
-from minigrad.models import DeepFMBase, DeepFMFuse
-from minigrad.privacy import attacks, label_leakage
 from minigrad.privacy.label_leakage import (
     GaussianNoise,
     LeakLog,
@@ -22,6 +21,7 @@ from minigrad.privacy.label_leakage import (
     leak_auc,
     norm_scores,
 )
+from minigrad.recipes.deepfm import alice_features, bob_features
 
 
 def mean_over_batches(rng, num_batches, codec=None, reference="received", **kw):
@@ -315,13 +315,6 @@ def test_bad_inputs_say_what_was_expected(call, error, words):
         call()
 
 
-def test_attacks_module_re_exports_the_label_leakage_names():
-    assert set(label_leakage.__all__) <= set(attacks.__all__)
-    for name in label_leakage.__all__:
-        assert getattr(attacks, name) is getattr(label_leakage, name)
-    assert {"changed_rows", "leaked_words", "word_recovery_scores"} <= set(attacks.__all__)
-
-
 def test_identity_inner_is_the_default():
     assert isinstance(NormEqualize().inner, Identity)
     assert repr(GaussianNoise(0.5, 0)) == \
@@ -342,8 +335,8 @@ def test_real_movielens_five_stars_norm_attack_as_in_li_et_al():
     # Arrange: the first 25,600 ratings, 100 batches of 256, float32
     movielens = load_movielens("ml-100k", REAL_ROOT)
     alice_df, bob_df = vertical_split(movielens, label_threshold=4)
-    user = split.alice_features(alice_df)
-    item, y = split.bob_features(bob_df, movielens.genre_names)
+    user = alice_features(alice_df)
+    item, y = bob_features(bob_df, movielens.genre_names)
     rows = np.arange(25_600)
     aucs = {}
     for name, codec in (("none", None), ("noise", GaussianNoise(10.0, 1))):

@@ -9,7 +9,6 @@ import pytest
 from realdata import real_data_root
 
 from minigrad.datasets import movielens
-from minigrad.datasets._common import DatasetError
 from minigrad.datasets.movielens import (
     ML1M_AGES,
     ML1M_GENRES,
@@ -17,6 +16,7 @@ from minigrad.datasets.movielens import (
     _load_side,
     load_movielens,
 )
+from minigrad.datasets.paths import DatasetError
 from minigrad.datasets.types import MovieLens
 
 ROOT = Path(__file__).resolve().parents[1]

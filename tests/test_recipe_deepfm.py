@@ -7,7 +7,7 @@ import pytest
 from realdata import real_data_root
 from splitdata import SMALL, small_movielens
 
-from minigrad.datasets import load_movielens
+from minigrad.datasets import load_movielens, vertical_split
 from minigrad.federated import compression
 from minigrad.recipes import deepfm
 
@@ -34,6 +34,35 @@ def all_params(alice, bob):
 # ---------------------------------------------------------------------------
 # rows and features
 # ---------------------------------------------------------------------------
+def test_alice_and_bob_features(movielens):
+    alice_df, bob_df = vertical_split(movielens)
+    user = deepfm.alice_features(alice_df)
+    item, y = deepfm.bob_features(bob_df, movielens.genre_names)
+    ratings = movielens.ratings
+    assert user.names == ("user_id", "gender", "age", "occupation")
+    assert user.X.shape == (len(ratings), 4) and user.slots == (1, 1, 1, 1)
+    assert np.array_equal(user.X[:, 0], ratings["user_id"].to_numpy())
+    assert user.cardinalities[2] == 7 and user.X[:, 2].max() < 7
+    assert item.names == ("item_id", "genres")
+    assert np.array_equal(y, (ratings["rating"].to_numpy() > 3).astype(np.int64))
+    genres = movielens.items["genres"]
+    for r in range(0, len(ratings), 97):    # each row's bag lists its movie's genres
+        bag = [movielens.genre_names[g] for g in item.X[r, 1:] if g >= 0]
+        assert bag == list(genres.loc[item.X[r, 0]])
+    assert item.slots == (1, item.X.shape[1] - 1)
+    assert (item.X[:, 1:] >= -1).all() and (item.X[:, 1:] < len(movielens.genre_names)).all()
+
+
+def test_age_groups_follow_ml1m_codes():
+    import pandas as pd
+
+    df = pd.DataFrame({"user_id": [0, 1, 2, 3], "gender": ["M", "F", "M", "F"],
+                       "age": [1, 17, 18, 56], "occupation": ["a", "b", "a", "c"]})
+    user = deepfm.alice_features(df)
+    assert user.X[:, 2].tolist() == [0, 0, 1, 6]
+    assert user.vocabularies["gender"] == ["F", "M"] and user.cardinalities == (4, 2, 7, 3)
+
+
 def test_holdout_rows_are_disjoint_cover_everything_and_have_the_asked_sizes():
     # Arrange / Act
     parts = deepfm.holdout_rows(1000, np.random.default_rng(0), test_fraction=0.2,

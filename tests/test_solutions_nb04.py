@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from splitdata import SMALL, small_movielens
 
+from minigrad.deepfm import CentralizedDeepFM
 from minigrad.federated import split
-from minigrad.models import CentralizedDeepFM
 from minigrad.recipes import deepfm
 from minigrad.solutions import nb04
 

@@ -6,8 +6,8 @@ from realdata import real_data_root
 from splitdata import imbalanced_gradients, leakage_features, leakage_parties
 
 from minigrad.datasets import load_movielens, vertical_split
+from minigrad.deepfm import DeepFMBase, DeepFMFuse
 from minigrad.federated import split
-from minigrad.models import DeepFMBase, DeepFMFuse
 from minigrad.privacy.label_leakage import (
     GaussianNoise,
     NormEqualize,
@@ -15,6 +15,7 @@ from minigrad.privacy.label_leakage import (
     leak_auc,
     norm_scores,
 )
+from minigrad.recipes.deepfm import alice_features, bob_features
 from minigrad.solutions import nb06
 
 
@@ -174,8 +175,8 @@ def test_real_movielens_residual_column_and_max_norm():
     # Arrange
     movielens = load_movielens("ml-100k", REAL_ROOT)
     alice_df, bob_df = vertical_split(movielens, label_threshold=4)
-    user = split.alice_features(alice_df)
-    item, y = split.bob_features(bob_df, movielens.genre_names)
+    user = alice_features(alice_df)
+    item, y = bob_features(bob_df, movielens.genre_names)
     results = {}
     for name, codec in (("none", None), ("max_norm", nb06.MaxNormNoise(1))):
         rng = np.random.default_rng(0)

@@ -5,10 +5,11 @@ import pytest
 
 from minigrad import Tensor, no_grad
 from minigrad.datasets import synthetic_movielens, vertical_split
+from minigrad.deepfm import CentralizedDeepFM, DeepFMBase, DeepFMFuse
 from minigrad.federated import compression, split
 from minigrad.federated.split import Alice, Bob, Channel, Message
-from minigrad.models import CentralizedDeepFM, DeepFMBase, DeepFMFuse
 from minigrad.optim import Adam
+from minigrad.recipes.deepfm import alice_features, bob_features
 
 BATCH = 16
 
@@ -21,8 +22,8 @@ def movielens():
 @pytest.fixture(scope="module")
 def features(movielens):
     alice_df, bob_df = vertical_split(movielens)
-    user = split.alice_features(alice_df)
-    item, y = split.bob_features(bob_df, movielens.genre_names)
+    user = alice_features(alice_df)
+    item, y = bob_features(bob_df, movielens.genre_names)
     return user, item, y
 
 
@@ -304,30 +305,3 @@ def test_batches_in_order_and_shuffled():
     parts = split.batches(np.arange(10, 15), 2, rng=np.random.default_rng(0))
     assert sorted(np.concatenate(parts).tolist()) == [10, 11, 12, 13, 14]
     assert [len(p) for p in parts] == [2, 2, 1]
-
-
-def test_alice_and_bob_features(movielens, features):
-    user, item, y = features
-    ratings = movielens.ratings
-    assert user.names == ("user_id", "gender", "age", "occupation")
-    assert user.X.shape == (len(ratings), 4) and user.slots == (1, 1, 1, 1)
-    assert np.array_equal(user.X[:, 0], ratings["user_id"].to_numpy())
-    assert user.cardinalities[2] == 7 and user.X[:, 2].max() < 7
-    assert item.names == ("item_id", "genres")
-    assert np.array_equal(y, (ratings["rating"].to_numpy() > 3).astype(np.int64))
-    genres = movielens.items["genres"]
-    for r in range(0, len(ratings), 97):    # each row's bag lists its movie's genres
-        bag = [movielens.genre_names[g] for g in item.X[r, 1:] if g >= 0]
-        assert bag == list(genres.loc[item.X[r, 0]])
-    assert item.slots == (1, item.X.shape[1] - 1)
-    assert (item.X[:, 1:] >= -1).all() and (item.X[:, 1:] < len(movielens.genre_names)).all()
-
-
-def test_age_groups_follow_ml1m_codes():
-    import pandas as pd
-
-    df = pd.DataFrame({"user_id": [0, 1, 2, 3], "gender": ["M", "F", "M", "F"],
-                       "age": [1, 17, 18, 56], "occupation": ["a", "b", "a", "c"]})
-    user = split.alice_features(df)
-    assert user.X[:, 2].tolist() == [0, 0, 1, 6]
-    assert user.vocabularies["gender"] == ["F", "M"] and user.cardinalities == (4, 2, 7, 3)

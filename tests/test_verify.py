@@ -12,15 +12,15 @@ import pytest
 from realdata import real_data_root
 
 from minigrad.datasets.__main__ import main
-from minigrad.datasets.download import (
+from minigrad.datasets.checksums import (
     CHECKSUMS_ENV,
-    REGISTRY,
     checksums_dir,
     git_blob_sha1,
     listing_digest,
     tree_listing,
     verify,
 )
+from minigrad.datasets.download import REGISTRY
 
 REPO = Path(__file__).resolve().parents[1]
 COMMITTED = REPO / "data" / "checksums"

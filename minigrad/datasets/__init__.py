@@ -9,20 +9,11 @@ Data is never in git: set ``MINIGRAD_DATA`` (see data/README.md), fetch it with
 generated stand-ins with ``MINIGRAD_DATA=synthetic``.
 """
 
-from ._common import SYNTHETIC, DatasetError, data_root
+from . import partitions
 from .enron_spam import load_enron_spam
 from .movielens import load_movielens
-from .partitions import (
-    client_ratings,
-    dirichlet_label_partition,
-    iid_partition,
-    partition_by_owner,
-    reconstruction_split,
-    reconstruction_split_all,
-    split_users,
-    train_test_split_rows,
-    vertical_split,
-)
+from .partitions import *  # noqa: F403  (its __all__: one list of the partition functions)
+from .paths import SYNTHETIC, DatasetError, data_root
 from .synthetic import synthetic_movielens, synthetic_spam
 from .text import PAD, PAD_INDEX, UNK, UNK_INDEX, TokenIndices, Vocabulary, tokenize
 from .types import MovieLens, SpamCorpus
@@ -44,13 +35,5 @@ __all__ = [
     "UNK",
     "PAD_INDEX",
     "UNK_INDEX",
-    "iid_partition",
-    "partition_by_owner",
-    "dirichlet_label_partition",
-    "split_users",
-    "client_ratings",
-    "reconstruction_split",
-    "reconstruction_split_all",
-    "vertical_split",
-    "train_test_split_rows",
+    *partitions.__all__,
 ]

@@ -4,17 +4,15 @@ import argparse
 import sys
 from pathlib import Path
 
-from minigrad.datasets._common import SYNTHETIC, DatasetError, data_root
-from minigrad.datasets.download import (
-    BASE_URL_ENV,
+from minigrad.datasets.checksums import (
     CHECKSUM_KINDS,
     CHECKSUMS_ENV,
-    REGISTRY,
     checksum_files,
     checksums_dir,
-    download,
     verify,
 )
+from minigrad.datasets.download import BASE_URL_ENV, REGISTRY, download
+from minigrad.datasets.paths import SYNTHETIC, DatasetError, data_root
 
 NOTEBOOK_DATASETS = ("ml-100k", "enron-spam")
 """What the numbered notebooks read (ml-1m is optional: no notebook needs it by default)."""

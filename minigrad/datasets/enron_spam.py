@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import _common
-from ._common import DatasetError
+from . import paths
+from .paths import DatasetError
 from .types import SpamCorpus
 
 __all__ = ["load_enron_spam", "FOLDERS", "CLASSES", "SHORTFALL_TOLERANCE", "IGNORE"]
@@ -66,11 +66,11 @@ def load_enron_spam(root=None, folders=FOLDERS, encoding_fallback="latin-1"):
     truncated download and extra files mean something foreign mixed in.
     ``source`` is 'folders', 'archives', or 'folders+archives' when both were read.
     """
-    root = _common.data_root(root)
-    if root == _common.SYNTHETIC:
+    root = paths.data_root(root)
+    if root == paths.SYNTHETIC:
         from .synthetic import synthetic_spam  # lazy: only the stand-in needs it
 
-        print(_common.synthetic_banner("Enron-Spam"))
+        print(paths.synthetic_banner("Enron-Spam"))
         return synthetic_spam(num_emails=SYNTHETIC_SIZE)  # Enron-sized, so notebooks run
 
     folders = _check_folders(folders)
@@ -140,7 +140,7 @@ def _locate(base, folders):
         raise DatasetError(
             f"{NAME}: {where} in {base}: expected {expected} (or the archive enronN.tar.gz "
             f"in place of a folder); missing {', '.join(missing)} (neither folder nor "
-            f".tar.gz). Get it with `{_common.DOWNLOAD_HINT.format(name=NAME)}` or point "
+            f".tar.gz). Get it with `{paths.DOWNLOAD_HINT.format(name=NAME)}` or point "
             f"MINIGRAD_DATA at a folder that holds {NAME}/ (see data/README.md). "
             f"For synthetic stand-ins, set MINIGRAD_DATA=synthetic."
         )
@@ -161,7 +161,7 @@ def _read_folder(path, folder):
         if not cls_dir.is_dir():
             raise DatasetError(f"{folder}/{cls}/ is missing in {path}; expected a folder of "
                                f"emails there. Get a fresh copy with "
-                               f"`{_common.DOWNLOAD_HINT.format(name=NAME)}`.")
+                               f"`{paths.DOWNLOAD_HINT.format(name=NAME)}`.")
         with os.scandir(cls_dir) as it:
             entries = sorted((e.name, e.path) for e in it if _is_email(e.name) and e.is_file())
         emails = []
@@ -195,7 +195,7 @@ def _read_archive(path, folder):
     # TypeError: the stream reader's answer to a truncated gzip header (CPython tarfile).
     except (tarfile.TarError, EOFError, OSError, zlib.error, TypeError) as err:
         raise DatasetError(f"{path}: not a readable .tar.gz archive ({err}). Get a fresh "
-                           f"copy with `{_common.DOWNLOAD_HINT.format(name=NAME)}`.") from err
+                           f"copy with `{paths.DOWNLOAD_HINT.format(name=NAME)}`.") from err
     members = {cls: sorted(found[cls].items()) for cls in CLASSES}
     return summary, members
 
@@ -223,7 +223,7 @@ def _check_counts(folder, path, summary, members):
     if summary is None:
         raise DatasetError(f"{folder}: Summary.txt is missing in {path}; it states the "
                            f"ham/spam counts this loader checks. Get a fresh copy with "
-                           f"`{_common.DOWNLOAD_HINT.format(name=NAME)}`.")
+                           f"`{paths.DOWNLOAD_HINT.format(name=NAME)}`.")
     expected = _parse_summary(summary, f"{folder}/Summary.txt in {path}")
     notes = []
     for cls in CLASSES:

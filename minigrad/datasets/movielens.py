@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._common import SYNTHETIC, DatasetError, data_root, dataset_dir, synthetic_banner
+from .paths import SYNTHETIC, DatasetError, data_root, dataset_dir, synthetic_banner
 from .types import MovieLens
 
 __all__ = ["load_movielens", "FILES", "ML1M_AGES", "ML1M_OCCUPATIONS", "ML1M_GENRES"]

@@ -15,6 +15,8 @@ import re
 import numpy as np
 import pandas as pd
 
+from ..rng import check_generator
+
 __all__ = [
     "iid_partition",
     "partition_by_owner",
@@ -28,13 +30,6 @@ __all__ = [
     "ALICE_COLUMNS",
     "BOB_COLUMNS",
 ]
-
-
-def _check_rng(rng):
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be a np.random.Generator (np.random.default_rng(seed)), "
-                        f"got {type(rng).__name__}")
-    return rng
 
 
 def _check_num_clients(num_clients, n):
@@ -55,7 +50,7 @@ def iid_partition(n, num_clients, rng):
     Returns a list of num_clients int64 arrays, each sorted; sizes differ by at most 1
     and every index 0..n-1 is in exactly one part.
     """
-    _check_rng(rng)
+    check_generator(rng, "iid_partition")
     num_clients = _check_num_clients(num_clients, n)
     perm = rng.permutation(n)
     return [np.sort(part).astype(np.int64) for part in np.array_split(perm, num_clients)]
@@ -97,7 +92,7 @@ def dirichlet_label_partition(labels, num_clients, alpha, rng, min_size=1, max_t
 
     labels (n,) ints -> list of num_clients sorted int64 arrays partitioning 0..n-1.
     """
-    _check_rng(rng)
+    check_generator(rng, "dirichlet_label_partition")
     labels = np.asarray(labels)
     if labels.ndim != 1:
         raise ValueError(f"labels must be 1-D, got shape {labels.shape}")
@@ -139,7 +134,7 @@ def split_users(users, rng, fractions=(0.8, 0.1, 0.1)):
     shuffled and cut at int(n * 0.8) and int(n * 0.9), as in the TFF Federated
     Reconstruction tutorial. Returns {'train', 'val', 'test'}: sorted int64 id arrays.
     """
-    _check_rng(rng)
+    check_generator(rng, "split_users")
     ids = (np.arange(users, dtype=np.int64) if np.ndim(users) == 0
            else np.asarray(users).astype(np.int64, copy=False))
     if ids.ndim != 1:
@@ -205,7 +200,8 @@ def reconstruction_split(row_indices, rng=None):
     if rows.ndim != 1:
         raise ValueError(f"row_indices must be 1-D, got shape {rows.shape}")
     if rng is not None:
-        rows = rows[_check_rng(rng).permutation(len(rows))]
+        check_generator(rng, "reconstruction_split")
+        rows = rows[rng.permutation(len(rows))]
     return rows[0::2], rows[1::2]
 
 
@@ -268,7 +264,7 @@ def train_test_split_rows(n, test_fraction, rng):
 
     Returns (train (n - n_test,), test (n_test,)), sorted int64, disjoint and covering.
     """
-    _check_rng(rng)
+    check_generator(rng, "train_test_split_rows")
     if not 0.0 <= test_fraction <= 1.0:
         raise ValueError(f"test_fraction must lie in [0, 1], got {test_fraction}")
     n_test = int(round(n * test_fraction))

@@ -19,7 +19,7 @@ Each generator is a pure function of its seed, and what it returns says it is sy
 import numpy as np
 import pandas as pd
 
-from ._common import SYNTHETIC, synthetic_banner
+from .paths import SYNTHETIC, synthetic_banner
 from .types import MovieLens, SpamCorpus
 
 __all__ = [

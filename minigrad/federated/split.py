@@ -12,12 +12,8 @@ optimizer. One training step on the batch ``rows`` (row positions both agreed on
 
 A ``Message`` carries named ndarrays and nothing else (no Tensor, so no graph,
 no features, no labels); its bytes are what the wire would carry, counted by a
-``Channel``. Cut tensors may be compressed (``federated.compression``).
-
-    alice = Alice(user.X, DeepFMBase(user.cardinalities))
-    bob = Bob(item.X, y, DeepFMBase(item.cardinalities, item.slots),
-              fuse=DeepFMFuse(64), aggregation="concat")
-    loss = train_step(alice, bob, slice(0, 128))
+``Channel``. Cut tensors may be compressed (``federated.compression``). The parties
+of notebook 04 (MovieLens features, DeepFM): ``recipes.deepfm.make_parties``.
 """
 
 from dataclasses import dataclass, field
@@ -25,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import metrics
-from ..models import Aggregation, hidden_parts
+from ..deepfm import Aggregation, hidden_parts
 from ..optim import Adam
 from ..tensor import Tensor, no_grad
 from .compression import get_codec, nbytes
@@ -40,10 +36,6 @@ __all__ = [
     "predict",
     "evaluate",
     "batches",
-    "PartyFeatures",
-    "alice_features",
-    "bob_features",
-    "AGE_BOUNDS",
 ]
 
 
@@ -184,7 +176,7 @@ class Alice:
 class Bob:
     """The label party: ids ``X`` (R, S), labels ``y`` (R,) 0/1, base ``model``, ``fuse``.
 
-    ``aggregation``: 'concat' or 'sum' (see models.Aggregation). ``optimizer``
+    ``aggregation``: 'concat' or 'sum' (see deepfm.Aggregation). ``optimizer``
     defaults to Adam(lr) over his base and fuse; ``codec`` compresses the
     gradients he sends back. ``last_loss``: the loss of his latest step.
     """
@@ -315,75 +307,3 @@ def evaluate(alice, bob, rows=None, threshold=0.5, channel=None, batch_size=6553
     rows = _row_positions(rows, len(bob.X))
     return metrics.binary_metrics(bob.labels(rows),
                                   predict(alice, bob, rows, channel, batch_size), threshold)
-
-
-# ---------------------------------------------------------------------------
-# MovieLens features for each party (after datasets.vertical_split)
-# ---------------------------------------------------------------------------
-AGE_BOUNDS = (18, 25, 35, 45, 50, 56)
-"""Cut points of ML-1M's 7 age groups; ml-100k's raw ages are binned at the same ones."""
-
-
-@dataclass
-class PartyFeatures:
-    """A party's fields as integer ids: X (R, sum(slots)), -1 marks an empty slot.
-
-    cardinalities / slots per field (for models.DeepFMBase), the field names, and
-    each categorical field's vocabulary (id -> original value).
-    """
-
-    X: np.ndarray
-    cardinalities: tuple
-    slots: tuple
-    names: tuple
-    vocabularies: dict
-
-    def __len__(self):
-        return len(self.X)
-
-
-def _codes(column):
-    values, codes = np.unique(np.asarray(column), return_inverse=True)
-    return codes.astype(np.intp), values.tolist()
-
-
-def alice_features(alice):
-    """alice's DataFrame (datasets.vertical_split) -> PartyFeatures of 4 one-hot fields.
-
-    user_id (ids as given, 0..max), gender, age group (``AGE_BOUNDS``) and occupation
-    (sorted distinct values).
-    """
-    user = alice["user_id"].to_numpy(dtype=np.intp)
-    gender, gender_vocab = _codes(alice["gender"])
-    age = np.digitize(alice["age"].to_numpy(), AGE_BOUNDS).astype(np.intp)
-    occupation, occupation_vocab = _codes(alice["occupation"])
-    X = np.stack([user, gender, age, occupation], axis=1)
-    return PartyFeatures(X, (int(user.max()) + 1, len(gender_vocab), len(AGE_BOUNDS) + 1,
-                             len(occupation_vocab)), (1, 1, 1, 1),
-                         ("user_id", "gender", "age", "occupation"),
-                         {"gender": gender_vocab, "age": list(AGE_BOUNDS),
-                          "occupation": occupation_vocab})
-
-
-def bob_features(bob, genre_names):
-    """bob's DataFrame -> (PartyFeatures of item_id and multi-hot genres, labels (R,)).
-
-    Genres are a bag: ``max_genres`` slots of genre ids, -1 where a movie has fewer.
-    """
-    item = bob["item_id"].to_numpy(dtype=np.intp)
-    lookup = {g: i for i, g in enumerate(genre_names)}
-    genres = bob["genres"]
-    lengths = genres.map(len).to_numpy()
-    width = max(int(lengths.max()) if len(lengths) else 0, 1)
-    flat = genres.explode().dropna()
-    unknown = set(flat.unique()) - set(lookup)
-    if unknown:
-        raise ValueError(f"bob_features: genres {sorted(unknown)[:5]} are not in genre_names")
-    row = np.repeat(np.arange(len(bob)), lengths)
-    col = np.arange(len(row)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-    bag = np.full((len(bob), width), -1, dtype=np.intp)
-    bag[row, col] = flat.map(lookup).to_numpy(dtype=np.intp)
-    X = np.concatenate([item[:, None], bag], axis=1)
-    y = bob["label"].to_numpy(dtype=np.int64)
-    return (PartyFeatures(X, (int(item.max()) + 1, len(genre_names)), (1, width),
-                          ("item_id", "genres"), {"genres": list(genre_names)}), y)

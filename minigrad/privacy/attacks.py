@@ -11,32 +11,14 @@ out the client's words.
 
 Pure functions of ``{name: ndarray}`` mappings (what ``client_update`` returns).
 
-Split learning's label-leakage attacks (Li et al., ICLR 2022: norm and direction
-scoring, leak AUC) live in ``label_leakage``, beside the defences they are measured
-against; their public names are re-exported here, so ``attacks.norm_scores`` works too.
+Split learning's label-leakage attacks are in ``label_leakage``, beside their defences.
 """
 
 import numpy as np
 
 from ..datasets.text import PAD, UNK
-from .label_leakage import (
-    GaussianNoise,
-    GradientDefence,
-    LeakLog,
-    NormEqualize,
-    batch_leak_aucs,
-    curious_train_epoch,
-    direction_scores,
-    known_positive,
-    leak_auc,
-    norm_scores,
-)
 
 __all__ = ["changed_rows", "leaked_words", "word_recovery_scores"]
-__all__ += [  # label_leakage's public names (a test checks the two lists agree)
-    "norm_scores", "direction_scores", "leak_auc", "known_positive", "batch_leak_aucs",
-    "LeakLog", "curious_train_epoch", "GradientDefence", "GaussianNoise", "NormEqualize",
-]
 
 
 def changed_rows(sent, received, name="weight", atol=0.0):

@@ -1,37 +1,9 @@
 """Label leakage in two-party split learning: what bob's gradient tells alice, and defences.
 
-Li et al., "Label Leakage and Protection in Two-party Split Learning" (ICLR 2022).
-bob (the label party) sends alice g_i = dL/dh_i, the gradient of the batch's mean
-loss with respect to her cut tensor h_i (B, D). With a sigmoid output and the
-logistic loss, g_i = (p_i - y_i) / B * dlogit_i/dh_i: the factor (p_i - y_i) is
-negative for a positive example and positive for a negative one, and its size is
-how badly the example is predicted. alice, honest but curious, scores each row:
-
-    norm_scores(g)                  |g_i|_2: positives, the minority class, are predicted
-                                    badly (p_i ~ the base rate) and so have larger norms
-    direction_scores(g, g_known)    cos(g_i, g_known), g_known the gradient of one example
-                                    alice knows to be positive: same class, same side
-    leak_auc(y, scores)             how well a score ranks the positives above the
-                                    negatives, per batch (``metrics.auc``; 0.5 = no leak)
-
-Following Li et al.'s code (OscarcarLi/label-protection): the leak AUC is computed on
-each batch and averaged over the batches of an epoch, batches without both classes are
-skipped, and the known positive is drawn uniformly among the batch's positives, anew
-for every batch. Two differences: their code takes as reference the *clean* gradient of
-that example (a separate forward/backward pass without the defence's noise); here
-alice uses the row she actually received (``reference=None``), which is all she sees
-in the protocol (pass ``reference=`` a vector to score against anything else). And
-the known example is left out of the direction AUC; theirs scores it too.
-
-Defences are bob's, applied to the gradient before it leaves him. Each is a
-``compression.Codec`` that perturbs, then hands the result to an inner codec
-(``Identity`` by default), so ``Bob(..., codec=GaussianNoise(1.0, rng))`` is all it
-takes: ``Bob.step`` sends ``codec.encode(grad)`` and alice decodes what arrived.
-
-    GaussianNoise(scale, rng)       g_i + N(0, sigma^2 I), sigma = scale * max_j |g_j| / sqrt(D)
-                                    (Li et al.'s isotropic baseline, 'iso')
-    NormEqualize(target)            every row rescaled to one norm: the batch max or mean
-                                    (the norm attack's signal, removed; directions kept)
+alice's attacks (Li et al., ICLR 2022) score each row of the cut gradient bob sends:
+``norm_scores``, ``direction_scores``, ``leak_auc`` (0.5 = no leak). bob's defences are
+``compression.Codec``s that perturb it before it leaves him: ``GaussianNoise``,
+``NormEqualize``. How this follows Li et al.'s code: docs/splitrec.md.
 
     scores, y: (B,);  g: (B, D) one row per example, as bob sends it.
 """

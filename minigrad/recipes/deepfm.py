@@ -2,25 +2,10 @@
 
     data = prepare(load_movielens("ml-100k"), seed=0)   # both parties' ids, labels, row split
     alice, bob = make_parties(data, seed=0)              # SecretFlow's SplitRec sizes
-    split_model = SplitModel(alice, bob)                 # trains through byte-counted messages
+    history = train(SplitModel(alice, bob), data, num_epochs=5, seed=0)
     central = JointModel.centralized(alice, bob)         # the same weights, in one graph
-    history = train(split_model, data, num_epochs=5, seed=0)
-    best = best_epoch(history)                           # chosen on the validation rows
-    refit = data.refit()                                 # validation rows back to training
-    final = train(SplitModel(*make_parties(refit, seed=0)), refit, best["epoch"],
-                  parts=("test",))                       # the final model, scored on test
 
-Rows are split once: a random ``test_fraction`` is held out for testing, and a
-validation slice (``val_fraction`` of the remaining rows) is carved from training, so
-the epoch is chosen without looking at the test rows; ``refit`` then gives the
-validation rows back to training for the final model. Every model here trains with
-Adam on shuffled batches drawn from ``np.random.default_rng(seed)``: models built from
-the same seed start from the same weights and see the same batches, so differences
-between them come from the model, not the draw.
-
-``gradient_equivalence`` checks, in float64, that the split model computes the same
-outputs and parameter gradients as the centralized one. ``compression_runs`` trains the
-split model with compressed cut tensors and records bytes and AUC.
+The row split, the seeding and what follows SecretFlow's tutorial: docs/splitrec.md.
 """
 
 import copy
@@ -31,12 +16,16 @@ import numpy as np
 
 from .. import metrics
 from ..datasets.partitions import train_test_split_rows, vertical_split
+from ..deepfm import Aggregation, CentralizedDeepFM, DeepFMBase, DeepFMFuse
 from ..federated import compression, split
-from ..models import Aggregation, CentralizedDeepFM, DeepFMBase, DeepFMFuse
 from ..optim import Adam
 from ..tensor import no_grad
 
 __all__ = [
+    "AGE_BOUNDS",
+    "PartyFeatures",
+    "alice_features",
+    "bob_features",
     "DeepFMData",
     "prepare",
     "holdout_rows",
@@ -70,18 +59,87 @@ training AUC of each epoch (Keras' ``AUC()``, 0.6639 at epoch 5).
 # ---------------------------------------------------------------------------
 # data: the two parties' columns and one split of the rows
 # ---------------------------------------------------------------------------
+AGE_BOUNDS = (18, 25, 35, 45, 50, 56)
+"""Cut points of ML-1M's 7 age groups; ml-100k's raw ages are binned at the same ones."""
+
+
+@dataclass
+class PartyFeatures:
+    """A party's fields as integer ids: X (R, sum(slots)), -1 marks an empty slot.
+
+    cardinalities / slots per field (for ``minigrad.deepfm.DeepFMBase``), the field names, and
+    each categorical field's vocabulary (id -> original value).
+    """
+
+    X: np.ndarray
+    cardinalities: tuple
+    slots: tuple
+    names: tuple
+    vocabularies: dict
+
+    def __len__(self):
+        return len(self.X)
+
+
+def _codes(column):
+    values, codes = np.unique(np.asarray(column), return_inverse=True)
+    return codes.astype(np.intp), values.tolist()
+
+
+def alice_features(alice):
+    """alice's DataFrame (datasets.vertical_split) -> PartyFeatures of 4 one-hot fields.
+
+    user_id (ids as given, 0..max), gender, age group (``AGE_BOUNDS``) and occupation
+    (sorted distinct values).
+    """
+    user = alice["user_id"].to_numpy(dtype=np.intp)
+    gender, gender_vocab = _codes(alice["gender"])
+    age = np.digitize(alice["age"].to_numpy(), AGE_BOUNDS).astype(np.intp)
+    occupation, occupation_vocab = _codes(alice["occupation"])
+    X = np.stack([user, gender, age, occupation], axis=1)
+    return PartyFeatures(X, (int(user.max()) + 1, len(gender_vocab), len(AGE_BOUNDS) + 1,
+                             len(occupation_vocab)), (1, 1, 1, 1),
+                         ("user_id", "gender", "age", "occupation"),
+                         {"gender": gender_vocab, "age": list(AGE_BOUNDS),
+                          "occupation": occupation_vocab})
+
+
+def bob_features(bob, genre_names):
+    """bob's DataFrame -> (PartyFeatures of item_id and multi-hot genres, labels (R,)).
+
+    Genres are a bag: ``max_genres`` slots of genre ids, -1 where a movie has fewer.
+    """
+    item = bob["item_id"].to_numpy(dtype=np.intp)
+    lookup = {g: i for i, g in enumerate(genre_names)}
+    genres = bob["genres"]
+    lengths = genres.map(len).to_numpy()
+    width = max(int(lengths.max()) if len(lengths) else 0, 1)
+    flat = genres.explode().dropna()
+    unknown = set(flat.unique()) - set(lookup)
+    if unknown:
+        raise ValueError(f"bob_features: genres {sorted(unknown)[:5]} are not in genre_names")
+    row = np.repeat(np.arange(len(bob)), lengths)
+    col = np.arange(len(row)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    bag = np.full((len(bob), width), -1, dtype=np.intp)
+    bag[row, col] = flat.map(lookup).to_numpy(dtype=np.intp)
+    X = np.concatenate([item[:, None], bag], axis=1)
+    y = bob["label"].to_numpy(dtype=np.int64)
+    return (PartyFeatures(X, (int(item.max()) + 1, len(genre_names)), (1, width),
+                          ("item_id", "genres"), {"genres": list(genre_names)}), y)
+
+
 @dataclass(repr=False)
 class DeepFMData:
     """Both parties' features of the same rating rows, the labels, and the row split.
 
-    user: alice's ``split.PartyFeatures`` (user id, gender, age group, occupation);
+    user: alice's ``PartyFeatures`` (user id, gender, age group, occupation);
     item: bob's (movie id, genres bag); y (R,) int64 labels, rating > 3 (bob's);
     train / val / test: sorted int64 row positions, disjoint, covering 0..R-1.
     """
 
     name: str
-    user: split.PartyFeatures
-    item: split.PartyFeatures
+    user: PartyFeatures
+    item: PartyFeatures
     y: np.ndarray
     train: np.ndarray
     val: np.ndarray
@@ -128,8 +186,8 @@ def holdout_rows(n, rng, test_fraction=0.2, val_fraction=0.1):
 def prepare(movielens, seed=0, test_fraction=0.2, val_fraction=0.1, label_threshold=3):
     """MovieLens -> DeepFMData: ``vertical_split``, each party's ids, a seeded row split."""
     alice_df, bob_df = vertical_split(movielens, label_threshold)
-    user = split.alice_features(alice_df)
-    item, y = split.bob_features(bob_df, movielens.genre_names)
+    user = alice_features(alice_df)
+    item, y = bob_features(bob_df, movielens.genre_names)
     parts = holdout_rows(len(y), np.random.default_rng(seed), test_fraction, val_fraction)
     return DeepFMData(movielens.name, user, item, y, parts["train"], parts["val"],
                       parts["test"])

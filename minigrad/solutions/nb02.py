@@ -11,6 +11,7 @@
 import numpy as np
 
 from ..privacy.attacks import changed_rows
+from ..rng import check_generator
 
 __all__ = ["infer_label", "net_spam_counts", "add_gaussian_noise", "top_changed_rows",
            "membership_scores"]
@@ -50,8 +51,7 @@ def add_gaussian_noise(params, sigma, rng):
 
     {name: (...)} -> {name: (...)}. ``rng`` is an ``np.random.Generator``.
     """
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError("add_gaussian_noise: pass an np.random.Generator (np.random.default_rng)")
+    check_generator(rng, "add_gaussian_noise")
     return {name: (value + rng.normal(0.0, sigma, np.shape(value))).astype(np.asarray(value).dtype)
             for name, value in params.items()}
 

@@ -15,8 +15,8 @@ from dataclasses import replace
 import numpy as np
 
 from .. import metrics
+from ..deepfm import Aggregation, DeepFMBase, DeepFMFuse
 from ..federated import split
-from ..models import Aggregation, DeepFMBase, DeepFMFuse
 from ..recipes import deepfm
 
 __all__ = ["sum_aggregation", "time_split_rows", "prepare_by_time", "unseen_share",
@@ -97,10 +97,10 @@ def split_fields(features, fields):
                               for i in picks])
     vocab = {names[i]: features.vocabularies[names[i]] for i in picks
              if names[i] in features.vocabularies}
-    return split.PartyFeatures(features.X[:, columns],
-                               tuple(features.cardinalities[i] for i in picks),
-                               tuple(features.slots[i] for i in picks),
-                               tuple(names[i] for i in picks), vocab)
+    return deepfm.PartyFeatures(features.X[:, columns],
+                                tuple(features.cardinalities[i] for i in picks),
+                                tuple(features.slots[i] for i in picks),
+                                tuple(names[i] for i in picks), vocab)
 
 
 def three_parties(data, seed=0, carol_fields=("age", "occupation"), dtype=np.float32,

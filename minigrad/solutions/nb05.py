@@ -17,6 +17,7 @@ from statistics import NormalDist
 import numpy as np
 
 from ..privacy.dp import DEFAULT_ORDERS, clip_update, compute_rdp, epsilon_from_rdp, rdp_epsilon
+from ..rng import check_generator
 
 __all__ = [
     "encrypt_reusing_noise",
@@ -185,8 +186,7 @@ def simulate_membership_test(update, clip, noise_multiplier, rng, trials=200, fp
     world-0 quantile 1 - ``fpr`` (known exactly: the projection is N(0, (z C)^2)).
     ``trials`` draws of each world, noise on every coordinate. -> (fpr, tpr) measured.
     """
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError("simulate_membership_test: pass an np.random.Generator")
+    check_generator(rng, "simulate_membership_test")
     clipped = clip_update(update, clip)
     u = np.concatenate([np.ravel(v) for v in clipped.values()])
     norm = float(np.linalg.norm(u))

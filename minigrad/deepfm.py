@@ -1,25 +1,9 @@
 """DeepFM (Guo et al., 2017) in the pieces SecretFlow's SplitRec tutorial splits it into.
 
-Each party runs a ``DeepFMBase`` on its own fields; the label holder aggregates
-the parties' outputs (``Aggregation``) and runs the ``DeepFMFuse``. One party's
-base returns two tensors:
-
-    deep  (B, units[-1])  its DNN on its concatenated field embeddings
-    fm    (B, dim + 1)    its FM share (``Tensor.fm_stats``): the sum of its field
-                          embeddings, sum_f v_f, and one column holding its
-                          first-order term minus 1/2 sum_f |v_f|^2
-
-The shares of all parties add up, and the fuse takes 1/2 |sum_f v_f|^2 plus the
-last column (``Tensor.fm_from_stats``): exactly the FM of all fields together,
-first order + 0.5 * ((sum v)^2 - sum v^2), although no party sees the other's
-embeddings. ``CentralizedDeepFM`` computes the same function in one graph, with
-the FM taken by ``Tensor.fm_interaction`` over all fields at once.
-
-Defaults are SecretFlow's: embedding dim 16, base DNN [256, 32], fuse DNN
-[256, 256, 32] + Dense(1). Two deliberate differences: the first-order term
-enters with +1 (SecretFlow adds it to ``x_square_sum`` and so multiplies it by
--1/2, a reparametrization of the same model), and the FM embeddings receive
-gradients unless ``fm_stop_gradient=True`` (SecretFlow's ``tf.stop_gradient``).
+A party's ``DeepFMBase``: its field ids (B, S) -> (deep (B, units[-1]), fm (B, dim + 1)),
+its DNN output and its FM share. The label holder merges the parties' pairs
+(``Aggregation``) and its ``DeepFMFuse`` returns logits (B, 1); ``CentralizedDeepFM`` is
+the same function in one graph. How this follows SecretFlow: docs/splitrec.md.
 """
 
 import copy

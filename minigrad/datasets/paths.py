@@ -1,10 +1,10 @@
-"""Where data lives, and the one error type every loader raises."""
+"""Where data lives (``data_root``, ``dataset_dir``), and the one error type every loader raises."""
 
 import os
 from pathlib import Path
 
-__all__ = ["DatasetError", "SYNTHETIC", "data_root", "dataset_dir", "synthetic_banner",
-           "DOWNLOAD_HINT"]
+__all__ = ["DatasetError", "SYNTHETIC", "REPO_DATA", "data_root", "dataset_dir",
+           "synthetic_banner", "DOWNLOAD_HINT"]
 
 SYNTHETIC = "synthetic"
 """Value of ``MINIGRAD_DATA`` (or ``root=``) that opts in to the synthetic stand-ins."""
