@@ -1,7 +1,7 @@
 """The package's layers: every import inside ``minigrad/`` points down (or sideways), never up.
 
-    kernels, rng, metrics, datasets  <-  function  <-  ops  <-  tensor  <-  nn, losses, optim,
-    gradcheck  <-  models  <-  federated  <-  privacy  <-  recipes  <-  solutions, bench
+    kernels, rng, metrics, datasets  <-  function  <-  ops, fused_ops  <-  tensor  <-  nn, losses, optim,
+    gradcheck  <-  deepfm  <-  federated  <-  privacy  <-  recipes  <-  solutions, bench
 
 Imports inside functions count too: a lazy import is still an arrow.
 """
@@ -18,10 +18,10 @@ LAYERS = [
     ["minigrad.kernels", "minigrad.rng", "minigrad.metrics", "minigrad.results",
      "minigrad.datasets"],
     ["minigrad.function"],
-    ["minigrad.ops"],
+    ["minigrad.ops", "minigrad.fused_ops"],
     ["minigrad.tensor"],
     ["minigrad.nn", "minigrad.losses", "minigrad.optim", "minigrad.gradcheck"],
-    ["minigrad.models", "minigrad.deepfm"],
+    ["minigrad.deepfm"],
     ["minigrad.federated"],
     ["minigrad.privacy"],
     ["minigrad.recipes"],
