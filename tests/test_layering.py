@@ -1,7 +1,8 @@
 """The package's layers: every import inside ``minigrad/`` points down (or sideways), never up.
 
-    kernels, rng, metrics, datasets  <-  function  <-  ops, fused_ops  <-  tensor  <-  nn, losses, optim,
-    gradcheck  <-  deepfm  <-  federated  <-  privacy  <-  recipes  <-  solutions, bench
+    kernels, rng, metrics, datasets  <-  function  <-  ops, fused_ops  <-  tensor
+    <-  nn, losses, optim, gradcheck  <-  deepfm  <-  federated  <-  privacy  <-  recipes
+    <-  solutions, bench
 
 Imports inside functions count too: a lazy import is still an arrow.
 """
