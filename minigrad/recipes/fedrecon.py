@@ -20,7 +20,7 @@ from ..federated.reconstruction.mf import (
     USER_BIAS,
     USER_EMBEDDING,
 )
-from ..federated.round import History, sample_clients
+from ..federated.round import History
 from ..optim import adam_step
 from ..rng import check_generator
 
@@ -67,12 +67,8 @@ def make_stateful_plan(spec, config, data, rng, clients=None):
     is empty (the server supplies each user's stored parameters).
     """
     check_generator(rng, "make_stateful_plan")
-    if clients is None:
-        clients = sample_clients(len(data), min(config.clients_per_round, len(data)), rng)
-    clients = np.asarray(clients, dtype=np.int64)
-    sizes = data.num_examples[clients]
+    clients, sizes, shared = fr.round_clients(config, data, rng, clients)
     k, b = len(clients), config.batch_size
-    shared = None if config.reshuffle_each_pass else lockstep.shuffled_pass(rng, sizes)
     post = lockstep.phase_schedule(
         fr.epoch_passes(rng, sizes, config.post_recon_epochs, config.reshuffle_each_pass, shared),
         k, b, "all", config.post_recon_steps_max)

@@ -11,90 +11,13 @@ random draws), ``client``, ``server``, ``evaluation``, ``lockstep`` (all clients
 Design and fidelity to TensorFlow Federated's FedRecon: docs/fedrecon.md.
 """
 
-from . import lockstep
-from .client import (
-    ClientUpdate,
-    ClientUpdates,
-    client_update_reference,
-    clients_update,
-    global_arrays,
-    reconstruct_reference,
-    updates_from_lockstep,
-)
-from .data import ClientRatings, client_datasets
-from .evaluation import evaluate, evaluate_reference, reconstruct, score
-from .mf import (
-    GLOBAL_BIAS,
-    ITEM_BIAS,
-    ITEM_EMBEDDING,
-    USER_BIAS,
-    USER_EMBEDDING,
-    MFSpec,
-    PrivacyError,
-    check_global_names,
-    mf_loss_and_grads,
-    mf_loss_autograd,
-    predict,
-    predict_rows,
-)
-from .plan import (
-    EvalConfig,
-    FedReconConfig,
-    RoundPlan,
-    epoch_passes,
-    make_eval_plan,
-    make_round_plan,
-)
-from .server import (
-    ServerState,
-    aggregate,
-    initialize,
-    metrics_from_sums,
-    run_round,
-    run_round_reference,
-    server_update,
-    train,
-)
+from . import client, data, evaluation, lockstep, mf, plan, server
+from .client import *  # noqa: F403  (the names in client.__all__)
+from .data import *  # noqa: F403  (the names in data.__all__)
+from .evaluation import *  # noqa: F403  (the names in evaluation.__all__)
+from .mf import *  # noqa: F403  (the names in mf.__all__)
+from .plan import *  # noqa: F403  (the names in plan.__all__)
+from .server import *  # noqa: F403  (the names in server.__all__)
 
-__all__ = [
-    "ITEM_EMBEDDING",
-    "ITEM_BIAS",
-    "GLOBAL_BIAS",
-    "USER_EMBEDDING",
-    "USER_BIAS",
-    "PrivacyError",
-    "check_global_names",
-    "MFSpec",
-    "ClientRatings",
-    "client_datasets",
-    "FedReconConfig",
-    "EvalConfig",
-    "RoundPlan",
-    "epoch_passes",
-    "make_round_plan",
-    "make_eval_plan",
-    "predict_rows",
-    "predict",
-    "mf_loss_and_grads",
-    "mf_loss_autograd",
-    "reconstruct_reference",
-    "client_update_reference",
-    "ClientUpdate",
-    "ClientUpdates",
-    "global_arrays",
-    "clients_update",
-    "updates_from_lockstep",
-    "metrics_from_sums",
-    "aggregate",
-    "ServerState",
-    "initialize",
-    "server_update",
-    "run_round_reference",
-    "run_round",
-    "train",
-    "reconstruct",
-    "score",
-    "evaluate",
-    "evaluate_reference",
-    "lockstep",
-]
+__all__ = [*mf.__all__, *data.__all__, *plan.__all__, *client.__all__, *server.__all__,
+           *evaluation.__all__, "lockstep"]

@@ -13,7 +13,8 @@ from ...rng import check_generator
 from ..round import sample_clients
 from . import lockstep
 
-__all__ = ["FedReconConfig", "EvalConfig", "RoundPlan", "epoch_passes", "make_round_plan",
+__all__ = ["FedReconConfig", "EvalConfig", "RoundPlan", "epoch_passes", "round_clients",
+           "make_round_plan",
            "make_eval_plan"]
 
 
@@ -150,6 +151,20 @@ def epoch_passes(rng, sizes, epochs, reshuffle, shared):
     return [shared] * epochs
 
 
+def round_clients(config, data, rng, clients=None):
+    """A round's first draws: the sampled clients (unless given), their sizes, and the
+    shuffled pass all epochs share (None with ``reshuffle_each_pass``).
+
+    -> (int64 (k,) client indices, int64 (k,) example counts, pass or None).
+    """
+    if clients is None:
+        clients = sample_clients(len(data), min(config.clients_per_round, len(data)), rng)
+    clients = np.asarray(clients, dtype=np.int64)
+    sizes = data.num_examples[clients]
+    shared = None if config.reshuffle_each_pass else lockstep.shuffled_pass(rng, sizes)
+    return clients, sizes, shared
+
+
 def make_round_plan(spec, config, data, rng, clients=None):
     """Draw one training round: sample clients, shuffle their data, fresh locals.
 
@@ -157,12 +172,8 @@ def make_round_plan(spec, config, data, rng, clients=None):
     client sample, the shuffles, the local initial values.
     """
     check_generator(rng, "make_round_plan")
-    if clients is None:
-        clients = sample_clients(len(data), min(config.clients_per_round, len(data)), rng)
-    clients = np.asarray(clients, dtype=np.int64)
-    sizes = data.num_examples[clients]
+    clients, sizes, shared = round_clients(config, data, rng, clients)
     k, b = len(clients), config.batch_size
-    shared = None if config.reshuffle_each_pass else lockstep.shuffled_pass(rng, sizes)
     recon_which, post_which = (("even_batches", "odd_batches") if config.split_dataset
                                else ("all", "all"))
     recon = lockstep.phase_schedule(

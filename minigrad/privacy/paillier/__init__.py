@@ -9,44 +9,8 @@
 encrypted arrays and FedAvg. Not for production; the scheme and its limits: docs/privacy.md.
 """
 
-from .arrays import (
-    Encoding,
-    EncryptedAggregate,
-    EncryptedArray,
-    decrypt_average,
-    decrypt_params,
-    encrypt_array,
-    encrypt_params,
-    encrypted_fedavg,
-    params_nbytes,
-    sum_params,
-)
-from .scheme import (
-    SMALL_PRIMES,
-    NoisePool,
-    PrivateKey,
-    PublicKey,
-    generate_keypair,
-    is_probable_prime,
-    random_prime,
-)
+from . import arrays, scheme
+from .arrays import *  # noqa: F403  (the names in arrays.__all__)
+from .scheme import *  # noqa: F403  (the names in scheme.__all__)
 
-__all__ = [
-    "is_probable_prime",
-    "random_prime",
-    "generate_keypair",
-    "PublicKey",
-    "PrivateKey",
-    "NoisePool",
-    "Encoding",
-    "EncryptedArray",
-    "encrypt_array",
-    "encrypt_params",
-    "sum_params",
-    "decrypt_params",
-    "EncryptedAggregate",
-    "encrypted_fedavg",
-    "decrypt_average",
-    "params_nbytes",
-    "SMALL_PRIMES",
-]
+__all__ = [*scheme.__all__, *arrays.__all__]

@@ -7,53 +7,9 @@
 test. The protocol, its choices and its limits: docs/privacy.md.
 """
 
-from .primitives import (
-    FIELD_PRIME,
-    ID_BYTES,
-    MODP_2048,
-    SHARE_BYTES,
-    DHGroup,
-    Quantizer,
-    ThresholdError,
-    expand_mask,
-    id_pair,
-    lagrange_coefficients,
-    open_sealed,
-    pair_mask_key,
-    pairwise_mask,
-    reconstruct_secret,
-    seal,
-    self_mask_key,
-    share_secret,
-)
-from .protocol import ROUNDS, SERVER, Client, Message, Result, Server, Transcript, run
-from .stats import uniformity_chi_square
+from . import primitives, protocol, stats
+from .primitives import *  # noqa: F403  (the names in primitives.__all__)
+from .protocol import *  # noqa: F403  (the names in protocol.__all__)
+from .stats import *  # noqa: F403  (the names in stats.__all__)
 
-__all__ = [
-    "MODP_2048",
-    "FIELD_PRIME",
-    "DHGroup",
-    "ThresholdError",
-    "share_secret",
-    "lagrange_coefficients",
-    "reconstruct_secret",
-    "Quantizer",
-    "expand_mask",
-    "pairwise_mask",
-    "Message",
-    "Transcript",
-    "Client",
-    "Server",
-    "Result",
-    "ROUNDS",
-    "SERVER",
-    "run",
-    "uniformity_chi_square",
-    "SHARE_BYTES",
-    "ID_BYTES",
-    "id_pair",
-    "pair_mask_key",
-    "self_mask_key",
-    "seal",
-    "open_sealed",
-]
+__all__ = [*primitives.__all__, *protocol.__all__, *stats.__all__]
