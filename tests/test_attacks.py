@@ -33,13 +33,6 @@ def rows_of(vocab, words):
     return sorted(vocab.index(w) for w in words)
 
 
-def test_package_exports_the_attacks_module():
-    import minigrad.privacy
-
-    assert minigrad.privacy.attacks is attacks
-    assert "attacks" in minigrad.privacy.__all__
-
-
 def test_single_email_update_reveals_exactly_its_words(vocab):
     # Arrange: the book's experiment, on a 12-row vocabulary
     sent, received = client_update(vocab, [BOB_EMAIL], [0])

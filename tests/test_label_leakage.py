@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from realdata import real_data_root
+from realdata import ML100K_ROOT, needs_ml100k
 from splitdata import imbalanced_gradients, leakage_features, leakage_parties
 
 from minigrad.datasets import load_movielens, vertical_split
@@ -324,16 +324,12 @@ def test_identity_inner_is_the_default():
 # ---------------------------------------------------------------------------
 # real data: MovieLens-100K, bob's label 'rating == 5', SecretFlow's DeepFM sizes
 # ---------------------------------------------------------------------------
-REAL_ROOT = real_data_root("ml-100k/u.data")
-needs_real_data = pytest.mark.skipif(
-    REAL_ROOT is None, reason="MovieLens-100K not found in $MINIGRAD_DATA or ../shared/data "
-                              "(get it with `python -m minigrad.datasets download ml-100k`)")
 
 
-@needs_real_data
+@needs_ml100k
 def test_real_movielens_five_stars_norm_attack_as_in_li_et_al():
     # Arrange: the first 25,600 ratings, 100 batches of 256, float32
-    movielens = load_movielens("ml-100k", REAL_ROOT)
+    movielens = load_movielens("ml-100k", ML100K_ROOT)
     alice_df, bob_df = vertical_split(movielens, label_threshold=4)
     user = alice_features(alice_df)
     item, y = bob_features(bob_df, movielens.genre_names)

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from realdata import real_data_root
+from realdata import missing, real_data_root
 
 from minigrad.datasets import movielens
 from minigrad.datasets.movielens import (
@@ -29,7 +29,7 @@ RATING_COLUMNS = ["user_id", "item_id", "rating", "timestamp", "orig_user_id", "
 
 DATA = real_data_root("ml-100k") or real_data_root("ml-1m")
 needs_data = pytest.mark.skipif(
-    DATA is None, reason="real MovieLens not found (set MINIGRAD_DATA or put ../shared/data)")
+    DATA is None, reason=missing("MovieLens (ml-100k or ml-1m)", "ml-100k"))
 
 
 def need(*files):

@@ -4,7 +4,7 @@ MovieLens), plus the real-data split and a SecretFlow-sized equivalence check.""
 
 import numpy as np
 import pytest
-from realdata import real_data_root
+from realdata import ML100K_MISSING, ML100K_ROOT
 from splitdata import SMALL, small_movielens
 
 from minigrad.datasets import load_movielens, vertical_split
@@ -399,10 +399,9 @@ def test_the_default_variants_name_real_codecs():
 # ---------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def ml100k():
-    root = real_data_root("ml-100k/u.data")
-    if root is None:
-        pytest.skip("real MovieLens-100K not found (set MINIGRAD_DATA)")
-    return load_movielens("ml-100k", root)
+    if ML100K_ROOT is None:
+        pytest.skip(ML100K_MISSING)
+    return load_movielens("ml-100k", ML100K_ROOT)
 
 
 def test_real_split_sizes_and_labels(ml100k):

@@ -12,7 +12,7 @@ from itertools import zip_longest
 import numpy as np
 import pandas as pd
 import pytest
-from realdata import real_data_root
+from realdata import ML100K_ROOT, needs_ml100k
 from recondata import ALL_BIASES, max_abs_diff, planted_movielens, uneven_clients
 
 from minigrad.datasets import load_movielens
@@ -610,11 +610,9 @@ def test_fedrecon_on_unseen_users_comes_within_10_percent_of_the_oracle(planted)
 # ---------------------------------------------------------------------------
 # the tutorial configuration on real ml-100k (skipped without the data)
 # ---------------------------------------------------------------------------
+@needs_ml100k
 def test_tutorial_configuration_on_ml100k_matches_tff_within_seed_noise():
-    root = real_data_root("ml-100k/u.data")
-    if root is None:
-        pytest.skip("real ml-100k not found (set MINIGRAD_DATA)")
-    ml = load_movielens("ml-100k", root)
+    ml = load_movielens("ml-100k", ML100K_ROOT)
     perm = np.random.RandomState(42).permutation(ml.num_users)      # the tutorial's split
     a, b = int(ml.num_users * 0.8), int(ml.num_users * 0.9)
     train = fr.client_datasets(ml, perm[:a], max_examples_per_user=300)

@@ -9,7 +9,7 @@ notebook 03 can put TFF's figures next to ours on the same footing.
 
 import numpy as np
 import pytest
-from realdata import real_data_root
+from realdata import ML100K_MISSING, ML100K_ROOT
 
 from minigrad.datasets import load_movielens
 from minigrad.federated import reconstruction as fr
@@ -150,10 +150,9 @@ def test_batch_mean_loss_equals_the_per_user_loop(rng):
 # ---------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def movielens_tutorial():
-    root = real_data_root("ml-100k/u.data")
-    if root is None:
-        pytest.skip("real MovieLens-100K not found (set MINIGRAD_DATA)")
-    ml = load_movielens("ml-100k", root=root)
+    if ML100K_ROOT is None:
+        pytest.skip(ML100K_MISSING)
+    ml = load_movielens("ml-100k", root=ML100K_ROOT)
     perm = np.random.RandomState(42).permutation(ml.num_users)   # the tutorial's split
     cut_val, cut_test = int(ml.num_users * 0.8), int(ml.num_users * 0.9)
     train = fr.client_datasets(ml, perm[:cut_val], max_examples_per_user=300)

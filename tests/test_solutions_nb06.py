@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from realdata import real_data_root
+from realdata import ML100K_ROOT, needs_ml100k
 from splitdata import imbalanced_gradients, leakage_features, leakage_parties
 
 from minigrad.datasets import load_movielens, vertical_split
@@ -166,14 +166,12 @@ def test_unsupervised_scores_through_the_protocol_and_the_minority_assumption():
 # ---------------------------------------------------------------------------
 # real data: MovieLens-100K, SecretFlow's sizes, the first 25,600 ratings
 # ---------------------------------------------------------------------------
-REAL_ROOT = real_data_root("ml-100k/u.data")
 
 
-@pytest.mark.skipif(REAL_ROOT is None, reason="MovieLens-100K not found in $MINIGRAD_DATA "
-                                              "or ../shared/data")
+@needs_ml100k
 def test_real_movielens_residual_column_and_max_norm():
     # Arrange
-    movielens = load_movielens("ml-100k", REAL_ROOT)
+    movielens = load_movielens("ml-100k", ML100K_ROOT)
     alice_df, bob_df = vertical_split(movielens, label_threshold=4)
     user = alice_features(alice_df)
     item, y = bob_features(bob_df, movielens.genre_names)

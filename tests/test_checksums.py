@@ -329,7 +329,7 @@ def test_real_data_matches_the_committed_checksums(capsys):
     root = real_data_root("ml-100k")
     if root is None or not all((root / n).is_dir() for n in REGISTRY):
         pytest.skip("real data absent: set MINIGRAD_DATA to a folder with ml-100k, ml-1m and "
-                    "enron-spam (the course copy is ../shared/data)")
+                    "enron-spam")
 
     status, out, _ = run(capsys, *REGISTRY, "--root", str(root), "--checksums", str(COMMITTED))
 
