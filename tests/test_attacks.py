@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 
 from minigrad.datasets.text import PAD_INDEX, UNK_INDEX, Vocabulary
-from minigrad.privacy import attacks
 from minigrad.privacy.attacks import changed_rows, leaked_words, word_recovery_scores
 from minigrad.recipes.spam import spam_model, train_epoch
 

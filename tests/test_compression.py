@@ -10,8 +10,8 @@ from minigrad.federated.compression import (
     Quantize8Bit,
     TopK,
     get_codec,
-    nbytes,
 )
+from minigrad.federated.params import num_bytes
 
 
 def spread(rng, n=4000):
@@ -64,7 +64,7 @@ def test_8bit_error_is_at_most_half_a_step(rng, kind):
     err = np.abs(back.astype(np.float64) - x)
     assert err.max() <= scale / 2 * (1 + 1e-5)
     assert np.all(back[x == 0] == 0)                       # zeros are exact
-    assert nbytes(payload) == x.size + 5
+    assert num_bytes(payload) == x.size + 5
     assert payload["q"].dtype == np.uint8
 
 
@@ -86,7 +86,7 @@ def test_topk_keeps_exactly_the_k_largest_magnitudes(rng):
     assert sorted(kept.tolist()) == sorted(largest.tolist())
     assert np.array_equal(back.reshape(-1)[kept], x.reshape(-1)[kept])   # kept exactly
     assert payload["indices"].dtype == np.uint8                          # 160 positions
-    assert nbytes(payload) == 17 * 4 + 17 * 1 + 2 * 4
+    assert num_bytes(payload) == 17 * 4 + 17 * 1 + 2 * 4
 
 
 def test_topk_with_ties_keeps_exactly_k_and_never_a_smaller_one():

@@ -1,7 +1,7 @@
 """Compressing the cut tensors of split learning: encode -> message payload -> decode.
 
 A codec turns an array into a *payload*, a ``{name: ndarray}`` mapping that is
-everything the receiver gets (its bytes are what the wire carries: ``nbytes``),
+everything the receiver gets (its bytes are what the wire carries: ``params.num_bytes``),
 and back. Which codec a message uses is agreed beforehand, like the model
 architecture, so it costs nothing on the wire.
 
@@ -22,14 +22,11 @@ import math
 
 import numpy as np
 
-__all__ = ["Codec", "Identity", "Float16", "Quantize8Bit", "TopK", "nbytes", "get_codec"]
+from .params import num_bytes
+
+__all__ = ["Codec", "Identity", "Float16", "Quantize8Bit", "TopK", "get_codec"]
 
 FLOAT16_MAX = float(np.finfo(np.float16).max)  # 65504
-
-
-def nbytes(payload):
-    """Bytes of a payload: the sum of its arrays' ``nbytes``."""
-    return int(sum(np.asarray(a).nbytes for a in payload.values()))
 
 
 def _check(x):
@@ -55,7 +52,7 @@ class Codec:
     def round_trip(self, x):
         """decode(encode(x)) in x's dtype, and the payload's bytes."""
         payload = self.encode(x)
-        return self.decode(payload, np.asarray(x).dtype), nbytes(payload)
+        return self.decode(payload, np.asarray(x).dtype), num_bytes(payload)
 
     def __repr__(self):
         return f"{type(self).__name__}()"

@@ -24,7 +24,8 @@ from .. import metrics
 from ..deepfm import Aggregation, hidden_parts
 from ..optim import Adam
 from ..tensor import Tensor, no_grad
-from .compression import get_codec, nbytes
+from .compression import get_codec
+from .params import num_bytes
 
 __all__ = [
     "Message",
@@ -65,7 +66,7 @@ class Message:
 
     @property
     def nbytes(self):
-        return nbytes(self.payload)
+        return num_bytes(self.payload)
 
     def decode(self, dtype=np.float32):
         """The array this message stands for."""
