@@ -417,3 +417,13 @@ def test_real_secretflow_sized_split_equals_centralized_in_float64(ml100k):
     alice, bob = deepfm.make_parties(data, seed=0, dtype=np.float64)
     check = deepfm.gradient_equivalence(alice, bob, data.train[:128])
     assert check["max_output_diff"] < 1e-10 and check["max_grad_diff"] < 1e-10
+
+
+@pytest.mark.parametrize("codec, expected", [(None, 4 * 3 * 4), ("float16", 4 * 3 * 2),
+                                             ("int8", 4 * 3 + 4 + 1)],
+                         ids=["float32", "float16", "int8"])
+def test_message_bytes_is_the_payload_size_of_one_cut_tensor(codec, expected):
+    sent = compression.get_codec(codec).encode(np.ones((4, 3), np.float32))
+
+    assert deepfm.message_bytes(codec, 4, 3) == expected
+    assert deepfm.message_bytes(codec, 4, 3) == sum(a.nbytes for a in sent.values())

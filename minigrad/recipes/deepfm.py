@@ -18,6 +18,7 @@ from .. import metrics
 from ..datasets.partitions import train_test_split_rows, vertical_split
 from ..deepfm import Aggregation, CentralizedDeepFM, DeepFMBase, DeepFMFuse
 from ..federated import compression, split
+from ..federated.params import num_bytes
 from ..optim import Adam
 from ..tensor import no_grad
 
@@ -475,7 +476,7 @@ def message_bytes(codec, batch, width, dtype=np.float32):
     encoding zeros gives the size of any message of that shape.
     """
     codec = compression.get_codec(codec)
-    return compression.nbytes(codec.encode(np.zeros((batch, width), dtype=dtype)))
+    return num_bytes(codec.encode(np.zeros((batch, width), dtype=dtype)))
 
 
 def epoch_bytes(codec, num_rows, width, batch_size=128, dtype=np.float32):
