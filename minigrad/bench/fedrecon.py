@@ -7,7 +7,7 @@ import numpy as np
 
 from .realdata import ml100k, or_refuse
 from .threads import blas_threads
-from .timing import cpus, machine_line, table, targets_line
+from .timing import cpus, print_table, targets_line
 
 FEDRECON_TARGETS = {"tutorial_20_rounds_s": 0.5, "speedup_vs_reference": 10.0}
 """The goals: the tutorial's 20 rounds in <= 0.5 s, >= 10x the per-client loop."""
@@ -143,11 +143,6 @@ def bench_fedrecon(ml, repeats=5, reference_runs=3, num_rounds=20, reference_rou
               speedup >= FEDRECON_TARGETS["speedup_vs_reference"])]
     figures["within_targets"] = all(met for _, met in goals)
 
-    print(machine_line(), file=out)
-    print(f"FedRecon, the TFF tutorial's configuration on {ml.name}: {len(train)}/{len(val)}/"
-          f"{len(test)} train/val/test users (np.random.seed(42) shuffle),\n  <= 300 ratings "
-          f"each ({len(train.item):,} for training), dim 50, batch 5, 50 clients/round, SGD "
-          f"server 1.0 / client 0.5 / recon 0.1, {spec.dtype.name}\n", file=out)
     rows = [
         ("minigrad: reconstruction.train (clients in lockstep)", repeats, rounds_s,
          per_round_s * 1e3, speedup),
@@ -156,7 +151,11 @@ def bench_fedrecon(ml, repeats=5, reference_runs=3, num_rounds=20, reference_rou
     ]
     columns = [("runs", 5, ""), (f"s/{num_rounds} rounds", 14, ".3f"), ("ms/round", 10, ".2f"),
                ("x loop", 8, ".1f")]
-    print("\n".join(table("variant", 52, columns, rows)), file=out)
+    heading = (f"FedRecon, the TFF tutorial's configuration on {ml.name}: {len(train)}/{len(val)}/"
+               f"{len(test)} train/val/test users (np.random.seed(42) shuffle),\n  <= 300 ratings "
+               f"each ({len(train.item):,} for training), dim 50, batch 5, 50 clients/round, SGD "
+               f"server 1.0 / client 0.5 / recon 0.1, {spec.dtype.name}")
+    print_table(out, heading, "variant", 52, columns, rows)
     if reference_rounds < num_rounds:
         print(f"  * timed on its first {reference_rounds} rounds, extrapolated to "
               f"{num_rounds}", file=out)

@@ -8,7 +8,7 @@ import numpy as np
 from .. import kernels
 from .realdata import or_refuse, real_root
 from .threads import blas_threads
-from .timing import cpus, machine_line, table, targets_line
+from .timing import cpus, print_table, targets_line
 
 SPAM_TARGETS = {"epoch_s": 0.2, "speedup_vs_book": 100.0}
 """The goals: an epoch in <= 0.2 s, >= 100x the book's algorithm."""
@@ -138,10 +138,6 @@ def bench_spam(data=None, repeats=5, loop_batches=3, batch_size=500, out=None):
               figures["speedup_vs_book"] >= SPAM_TARGETS["speedup_vs_book"])]
     figures["within_targets"] = all(met for _, met in goals)
 
-    print(machine_line(), file=out)
-    print(f"spam, the book's recipe: {len(X):,} training rows x {X.shape[1]} word slots, "
-          f"vocabulary {vocab_size:,}, {dtype}\n  {num_batches} batches of {batch_size} per "
-          f"epoch (the last {figures['skipped_rows']} rows skipped, as in the book)\n", file=out)
     rows = [
         ("minigrad: recipes.spam.train_epoch, full epoch", repeats, f"{epoch_s:.3f}",
          epoch_s / num_batches * 1e3, book_epoch_s / epoch_s),
@@ -151,7 +147,10 @@ def bench_spam(data=None, repeats=5, loop_batches=3, batch_size=500, out=None):
          f"{book_epoch_s:.2f}*", loop_batch_s * 1e3, 1.0),
     ]
     columns = [("runs", 5, ""), ("s/epoch", 10, ""), ("ms/batch", 10, ".2f"), ("x book", 9, ".1f")]
-    print("\n".join(table("variant", 54, columns, rows)), file=out)
+    heading = (f"spam, the book's recipe: {len(X):,} training rows x {X.shape[1]} word slots, "
+               f"vocabulary {vocab_size:,}, {dtype}\n  {num_batches} batches of {batch_size} per "
+               f"epoch (the last {figures['skipped_rows']} rows skipped, as in the book)")
+    print_table(out, heading, "variant", 54, columns, rows)
     print(f"\n  * extrapolated: median of {loop_batches} timed batches (batches 1-{loop_batches} "
           f"of the epoch) x {num_batches} batches\n"
           f"  embedding backward: kernels.scatter_add_rows 'auto' -> '{kernel}'; the book's "

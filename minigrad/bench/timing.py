@@ -75,3 +75,10 @@ def machine_line():
     threads = blas_threads()
     return (f"numpy {np.__version__}, python {platform.python_version()}, {cpus()} cores, "
             f"BLAS threads {threads if threads is not None else 'unknown'}{load_average()}")
+
+
+def print_table(out, heading, label_title, label_width, columns, rows):
+    """A workload's table on ``out``: the machine line, ``heading``, a blank line, ``table``."""
+    print(machine_line(), file=out)
+    print(heading + "\n", file=out)
+    print("\n".join(table(label_title, label_width, columns, rows)), file=out)
