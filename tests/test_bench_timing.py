@@ -46,3 +46,19 @@ def test_machine_line_says_unknown_without_a_blas(monkeypatch):
     monkeypatch.setattr(timing, "blas_threads", lambda: None)
 
     assert "BLAS threads unknown" in timing.machine_line()
+
+
+def test_table_aligns_the_label_left_and_formats_each_column_right():
+    columns = [("runs", 5, ""), ("ms", 8, ".2f")]
+
+    lines = timing.table("variant", 10, columns, [("fast", 3, 1.234), ("slow", "-", 12.0)])
+
+    assert lines == ["  variant    runs      ms",
+                     "  fast          3    1.23",
+                     "  slow          -   12.00"]
+
+
+def test_targets_line_judges_each_goal():
+    line = timing.targets_line([("epoch <= 0.2 s", True), (">= 100x the book", False)])
+
+    assert line == "  targets: epoch <= 0.2 s: ok; >= 100x the book: NOT MET"

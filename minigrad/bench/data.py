@@ -7,7 +7,7 @@ import numpy as np
 
 from .realdata import or_refuse
 from .threads import blas_threads
-from .timing import cpus, load_average, timings
+from .timing import cpus, load_average, table, timings
 
 DATA_TARGETS = {"ml100k_load_s": 1.0, "enron_load_s": 10.0, "enron_tokenize_index_s": 10.0}
 """Seconds each data figure should stay under, on a 2-core machine."""
@@ -80,15 +80,15 @@ def bench_data(root=None, repeats=5, heavy_repeats=3, out=None):
     print(f"numpy {np.__version__}, pandas {pd.__version__}, python "
           f"{platform.python_version()}, {cpus()} cores{load_average()}", file=out)
     print(f"data root: {root}\n", file=out)
-    print(f"  {'workload':<56}{'runs':>5}{'median s':>10}{'min s':>8}{'max s':>8}"
-          f"{'target':>9}  ", file=out)
-    medians = {}
-    for key, ts in times.items():
-        medians[key] = float(np.median(ts))
-        target = DATA_TARGETS[key]
-        verdict = "ok" if medians[key] < target else "OVER TARGET"
-        print(f"  {labels[key]:<56}{len(ts):>5}{medians[key]:>10.3f}{min(ts):>8.3f}"
-              f"{max(ts):>8.3f}{'< ' + format(target, 'g') + ' s':>9}  {verdict}", file=out)
+    medians = {key: float(np.median(ts)) for key, ts in times.items()}
+    rows = [(labels[key], len(ts), medians[key], min(ts), max(ts), f"< {DATA_TARGETS[key]:g} s")
+            for key, ts in times.items()]
+    columns = [("runs", 5, ""), ("median s", 10, ".3f"), ("min s", 8, ".3f"),
+               ("max s", 8, ".3f"), ("target", 9, "")]
+    header, *lines = table("workload", 56, columns, rows)
+    print(header + "  ", file=out)
+    for key, line in zip(times, lines, strict=True):
+        print(f"{line}  {'ok' if medians[key] < DATA_TARGETS[key] else 'OVER TARGET'}", file=out)
     print(f"\n  runs: the loads are timed after one untimed warm-up load each; tokenization\n"
           f"  takes several seconds a run, so {heavy_repeats} run(s) and no warm-up.", file=out)
     print(f"  ml-100k: {len(ml.ratings):,} ratings, {len(ml.users):,} users, "

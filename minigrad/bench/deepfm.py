@@ -9,7 +9,7 @@ import numpy as np
 from .numpy_deepfm import NumpyDeepFM
 from .realdata import ml100k, or_refuse
 from .threads import blas_threads
-from .timing import cpus, machine_line, median_time
+from .timing import cpus, median_time, print_table
 
 DEEPFM_PEERS = {"pytorch_step_s": 0.0071, "pytorch_epoch_s": 5.9}
 """The anchor: PyTorch eager, the same split DeepFM on ml-100k at batch 128 (not this run)."""
@@ -226,24 +226,20 @@ def bench_deepfm(ml, steps=300, warmup=30, repeats=5, batch_size=128, seed=0,
         "blas_threads": blas_threads(),
     }
 
-    print(machine_line(), file=out)
-    print(f"split DeepFM (SecretFlow's SplitRec sizes) on {ml.name}: {n:,} rows, alice: user "
-          f"id, gender, age, occupation;\n  bob: movie id, genres (bag), label rating > 3; "
-          f"{figures['num_parameters']:,} parameters, {figures['dtype']}, batch {batch_size}, "
-          f"Adam 1e-3 per party, {bob.aggregation.mode} aggregation\n", file=out)
-    print(f"  {'variant':<50}{'runs':>6}{'ms/step':>10}{'min ms':>9}{'s/epoch':>10}", file=out)
-    table = [
-        ("minigrad: split.train_step / train_epoch", f"{steps}/{repeats}", step_s,
-         min(step_times), f"{epoch_s:.2f}"),
-        ("plain NumPy, no graph (NumpyDeepFM): lower bound", steps, ref_s, min(ref_times),
-         f"{ref_s * num_batches:.2f}*"),
-        ("PyTorch eager anchor (not this run)", "-", DEEPFM_PEERS["pytorch_step_s"],
-         float("nan"), f"{DEEPFM_PEERS['pytorch_epoch_s']:.2f}"),
+    rows = [
+        ("minigrad: split.train_step / train_epoch", f"{steps}/{repeats}", step_s * 1e3,
+         f"{min(step_times) * 1e3:.3f}", f"{epoch_s:.2f}"),
+        ("plain NumPy, no graph (NumpyDeepFM): lower bound", steps, ref_s * 1e3,
+         f"{min(ref_times) * 1e3:.3f}", f"{ref_s * num_batches:.2f}*"),
+        ("PyTorch eager anchor (not this run)", "-", DEEPFM_PEERS["pytorch_step_s"] * 1e3, "-",
+         f"{DEEPFM_PEERS['pytorch_epoch_s']:.2f}"),
     ]
-    for label, runs, per_step, best, per_epoch in table:
-        best_text = "-" if best != best else f"{best * 1e3:.3f}"
-        print(f"  {label:<50}{runs!s:>6}{per_step * 1e3:>10.3f}{best_text:>9}{per_epoch:>10}",
-              file=out)
+    columns = [("runs", 6, ""), ("ms/step", 10, ".3f"), ("min ms", 9, ""), ("s/epoch", 10, "")]
+    heading = (f"split DeepFM (SecretFlow's SplitRec sizes) on {ml.name}: {n:,} rows, alice: user "
+               f"id, gender, age, occupation;\n  bob: movie id, genres (bag), label rating > 3; "
+               f"{figures['num_parameters']:,} parameters, {figures['dtype']}, batch {batch_size}, "
+               f"Adam 1e-3 per party, {bob.aggregation.mode} aggregation")
+    print_table(out, heading, "variant", 50, columns, rows)
     print(f"  * {num_batches} x its median step\n", file=out)
     print(f"  where a step's time goes (method: the NumPy lower bound computes the same "
           f"gradients by hand\n  -- max relative difference {grad_diff:.1e} -- and steps the "

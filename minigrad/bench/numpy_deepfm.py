@@ -5,6 +5,29 @@ import numpy as np
 from .. import kernels
 
 
+def _relu_forward(layers, h):
+    """``h`` through Linear+ReLU ``layers``: (output, each layer's input, each ReLU's mask)."""
+    acts, masks = [], []
+    for layer in layers:
+        acts.append(h)
+        h = h @ layer.weight.data
+        h += layer.bias.data
+        mask = h > 0
+        h *= mask
+        masks.append(mask)
+    return h, acts, masks
+
+
+def _relu_backward(layers, acts, masks, g, grads):
+    """Back through ``_relu_forward``'s layers: their gradients into ``grads``; the input's."""
+    for layer, a, mask in zip(reversed(layers), reversed(acts), reversed(masks), strict=True):
+        g = g * mask
+        grads[layer.weight] = a.T @ g
+        grads[layer.bias] = g.sum(axis=0)
+        g = g @ layer.weight.data.T
+    return g
+
+
 class NumpyDeepFM:
     """The same split-DeepFM step written out in plain NumPy, with no graph: the lower bound.
 
@@ -35,14 +58,7 @@ class NumpyDeepFM:
         v += emb.bias.data
         batch, fields, dim = v.shape
         h = v.reshape(batch, fields * dim)
-        acts, masks = [], []
-        for layer in base.dnn.layers:
-            acts.append(h)
-            h = h @ layer.weight.data
-            h += layer.bias.data
-            mask = h > 0
-            h *= mask
-            masks.append(mask)
+        h, acts, masks = _relu_forward(base.dnn.layers, h)
         fm_sum = v[:, 0].copy()
         for f in range(1, fields):
             fm_sum += v[:, f]
@@ -56,13 +72,7 @@ class NumpyDeepFM:
     def _base_backward(base, cache, g_deep, g_sum, g_linear, grads):
         rows, v, acts, masks = cache
         emb, first = base.embedding, base.first_order
-        g = g_deep
-        for layer, a, mask in zip(reversed(base.dnn.layers), reversed(acts), reversed(masks),
-                                  strict=True):
-            g = g * mask
-            grads[layer.weight] = a.T @ g
-            grads[layer.bias] = g.sum(axis=0)
-            g = g @ layer.weight.data.T
+        g = _relu_backward(base.dnn.layers, acts, masks, g_deep, grads)
         g_v = g.reshape(v.shape) + g_sum[:, None, :] - g_linear[:, :, None] * v
         grads[emb.bias] = g_v.sum(axis=0)
         if emb._multi:
@@ -84,14 +94,7 @@ class NumpyDeepFM:
         h = np.concatenate([deep_a, deep_b], axis=1) if concat_mode else deep_a + deep_b
         fm_sum, fm_linear = sum_a + sum_b, lin_a + lin_b
         dnn = bob.fuse.dnn
-        acts, masks = [], []
-        for layer in dnn.layers:
-            acts.append(h)
-            h = h @ layer.weight.data
-            h += layer.bias.data
-            mask = h > 0
-            h *= mask
-            masks.append(mask)
+        h, acts, masks = _relu_forward(dnn.layers, h)
         logits = h @ dnn.output.weight.data
         logits += dnn.output.bias.data
         logits = logits + ((fm_sum * fm_sum).sum(1, keepdims=True) * 0.5 + fm_linear)
@@ -100,13 +103,7 @@ class NumpyDeepFM:
         g = (kernels.sigmoid(logits) - y) * (1.0 / logits.size)
         grads[dnn.output.weight] = h.T @ g
         grads[dnn.output.bias] = g.sum(axis=0)
-        g_h = g @ dnn.output.weight.data.T
-        for layer, a, mask in zip(reversed(dnn.layers), reversed(acts), reversed(masks),
-                                  strict=True):
-            g_h = g_h * mask
-            grads[layer.weight] = a.T @ g_h
-            grads[layer.bias] = g_h.sum(axis=0)
-            g_h = g_h @ layer.weight.data.T
+        g_h = _relu_backward(dnn.layers, acts, masks, g @ dnn.output.weight.data.T, grads)
         g_sum = g * fm_sum
         if concat_mode:
             g_deep_a, g_deep_b = g_h[:, :deep_a.shape[1]], g_h[:, deep_a.shape[1]:]

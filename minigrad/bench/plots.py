@@ -9,6 +9,16 @@ DEEPFM_ML1M_PYTORCH_EPOCH_S = (49.0, 51.0)
 """PyTorch eager's split-DeepFM epoch on an ML-1M-shaped table (not this run)."""
 
 
+def _save(fig, path):
+    """``fig`` laid out and written to ``path`` (PNG, 110 dpi), then closed; returns ``path``."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def plot_scaling(figures, docs_dir):
     """PNGs of the scaling figures into ``docs_dir``; returns their paths."""
     import matplotlib
@@ -38,10 +48,7 @@ def plot_scaling(figures, docs_dir):
         for ax in axes:
             ax.grid(True, which="both", alpha=0.3)
             ax.legend()
-        fig.tight_layout()
-        paths.append(docs_dir / "fedrecon_scaling.png")
-        fig.savefig(paths[-1], dpi=110)
-        plt.close(fig)
+        paths.append(_save(fig, docs_dir / "fedrecon_scaling.png"))
     dfm = figures.get("deepfm")
     if dfm:
         fig, axes = plt.subplots(1, 2, figsize=(11, 4.4))
@@ -74,10 +81,7 @@ def plot_scaling(figures, docs_dir):
                     title="split DeepFM: time per step vs table size")
         axes[1].set_ylim(bottom=0)
         axes[1].grid(True, which="both", alpha=0.3)
-        fig.tight_layout()
-        paths.append(docs_dir / "deepfm_scaling.png")
-        fig.savefig(paths[-1], dpi=110)
-        plt.close(fig)
+        paths.append(_save(fig, docs_dir / "deepfm_scaling.png"))
     sp = figures.get("spam")
     if sp:
         fig, ax = plt.subplots(figsize=(6.5, 4.2))
@@ -99,10 +103,7 @@ def plot_scaling(figures, docs_dir):
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8, loc="upper left")
         ax.set_xlim(min(v) / 2, max(v) * 2)
-        fig.tight_layout()
-        paths.append(docs_dir / "spam_vocab_scaling.png")
-        fig.savefig(paths[-1], dpi=110)
-        plt.close(fig)
+        paths.append(_save(fig, docs_dir / "spam_vocab_scaling.png"))
     return paths
 
 

@@ -35,6 +35,28 @@ def verdict(met):
     return "ok" if met else "NOT MET"
 
 
+def targets_line(goals):
+    """'  targets: GOAL: ok; GOAL: NOT MET' from ``(goal text, met)`` pairs: a table's verdict."""
+    return "  targets: " + "; ".join(f"{goal}: {verdict(met)}" for goal, met in goals)
+
+
+def table(label_title, label_width, columns, rows):
+    """The lines of a workload's table: its header, then one line per row, each indented 2.
+
+    ``columns`` holds ``(title, width, spec)``; a row is ``(label, value, ...)``: the label
+    left-aligned in ``label_width``, each value ``format(value, spec)`` right-aligned in
+    its column's width.
+    """
+    def line(label, cells):
+        return f"  {label:<{label_width}}" + "".join(
+            f"{cell:>{width}}" for cell, (_, width, _) in zip(cells, columns, strict=True))
+
+    return [line(label_title, [title for title, _, _ in columns])] + [
+        line(label, [format(value, spec) for value, (_, _, spec) in zip(values, columns,
+                                                                         strict=True)])
+        for label, *values in rows]
+
+
 def cpus():
     """The cores this process may run on."""
     try:
@@ -53,3 +75,10 @@ def machine_line():
     threads = blas_threads()
     return (f"numpy {np.__version__}, python {platform.python_version()}, {cpus()} cores, "
             f"BLAS threads {threads if threads is not None else 'unknown'}{load_average()}")
+
+
+def print_table(out, heading, label_title, label_width, columns, rows):
+    """A workload's table on ``out``: the machine line, ``heading``, a blank line, ``table``."""
+    print(machine_line(), file=out)
+    print(heading + "\n", file=out)
+    print("\n".join(table(label_title, label_width, columns, rows)), file=out)

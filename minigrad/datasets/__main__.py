@@ -18,9 +18,13 @@ NOTEBOOK_DATASETS = ("ml-100k", "enron-spam")
 """What the numbered notebooks read (ml-1m is optional: no notebook needs it by default)."""
 
 
-def _add_root(command):
+def _add_command(commands, name, summary, description, names_help, **names):
+    """Sub-command ``name``: dataset NAMEs (``names``: nargs, choices), then ``--root``."""
+    command = commands.add_parser(name, help=summary, description=description)
+    command.add_argument("names", metavar="NAME", help=names_help, **names)
     command.add_argument("--root", metavar="DIR",
                          help="data folder (default: $MINIGRAD_DATA, else <repo>/data)")
+    return command
 
 
 def _add_base_url(command):
@@ -34,38 +38,33 @@ def build_parser():
     parser = argparse.ArgumentParser(prog="python -m minigrad.datasets",
                                      description="Manage minigrad's datasets.")
     commands = parser.add_subparsers(dest="command", required=True)
-    prep = commands.add_parser(
-        "prepare", help="make sure the notebooks' datasets are there: download what is missing",
-        description="Download (size- and checksum-verified) every dataset the notebooks need "
-                    f"({', '.join(NOTEBOOK_DATASETS)}) that is not already in the data folder; "
-                    "datasets already there are left alone. Stops at the first one that "
-                    "cannot be had, with one message saying how to point MINIGRAD_DATA at a "
-                    "copy or use the synthetic stand-ins. With MINIGRAD_DATA=synthetic there "
-                    "is nothing to fetch.")
-    prep.add_argument("names", nargs="*", metavar="NAME",
-                      help=f"datasets (default: {' '.join(NOTEBOOK_DATASETS)})")
-    _add_root(prep)
+    prep = _add_command(
+        commands, "prepare",
+        "make sure the notebooks' datasets are there: download what is missing",
+        "Download (size- and checksum-verified) every dataset the notebooks need "
+        f"({', '.join(NOTEBOOK_DATASETS)}) that is not already in the data folder; "
+        "datasets already there are left alone. Stops at the first one that "
+        "cannot be had, with one message saying how to point MINIGRAD_DATA at a "
+        "copy or use the synthetic stand-ins. With MINIGRAD_DATA=synthetic there "
+        "is nothing to fetch.",
+        f"datasets (default: {' '.join(NOTEBOOK_DATASETS)})", nargs="*")
     _add_base_url(prep)
-    get = commands.add_parser(
-        "download", help="download and verify datasets from their publishers",
-        description="Download, verify and unpack datasets into the data folder "
-                    "($MINIGRAD_DATA, else <repo>/data). Never commit them: the "
-                    "MovieLens licence forbids redistribution.")
-    get.add_argument("names", nargs="+", choices=list(REGISTRY), metavar="NAME",
-                     help=f"one or more of: {', '.join(REGISTRY)}")
-    _add_root(get)
+    get = _add_command(
+        commands, "download", "download and verify datasets from their publishers",
+        "Download, verify and unpack datasets into the data folder "
+        "($MINIGRAD_DATA, else <repo>/data). Never commit them: the "
+        "MovieLens licence forbids redistribution.",
+        f"one or more of: {', '.join(REGISTRY)}", nargs="+", choices=list(REGISTRY))
     get.add_argument("--force", action="store_true",
                      help="download again even if the dataset is already there")
     _add_base_url(get)
-    check = commands.add_parser(
-        "verify", help="check the datasets in place against data/checksums",
-        description="Check the files under the data folder against the digests in "
-                    "data/checksums/. Prints OK, MISMATCH or MISSING for each file (Enron-Spam: "
-                    "each mailbox folder); exits 1 if anything mismatches or is missing. "
-                    "Without names, checks every dataset present in the data folder.")
-    check.add_argument("names", nargs="*", metavar="NAME",
-                       help=f"zero or more of: {', '.join(REGISTRY)} (default: those present)")
-    _add_root(check)
+    check = _add_command(
+        commands, "verify", "check the datasets in place against data/checksums",
+        "Check the files under the data folder against the digests in "
+        "data/checksums/. Prints OK, MISMATCH or MISSING for each file (Enron-Spam: "
+        "each mailbox folder); exits 1 if anything mismatches or is missing. "
+        "Without names, checks every dataset present in the data folder.",
+        f"zero or more of: {', '.join(REGISTRY)} (default: those present)", nargs="*")
     check.add_argument("--checksums", metavar="DIR",
                        help=f"folder of checksum files (default: ${CHECKSUMS_ENV}, else "
                             f"<repo>/data/checksums)")
