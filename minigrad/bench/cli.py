@@ -72,11 +72,6 @@ def bench_all(args, out, docs_dir=None, readme=None):
     return summary
 
 
-def _run_all(args, out):
-    return bench_all(args, out, docs_dir=args.docs_dir,
-                     readme=False if args.no_readme else None)
-
-
 def run_all(args, out):
     """The CLI's ``all``: bench_all into ``--docs-dir``, and README.md unless ``--no-readme``."""
     return bench_all(args, out, docs_dir=args.docs_dir,

@@ -89,14 +89,17 @@ def bench_data(root=None, repeats=5, heavy_repeats=3, out=None):
     print(header + "  ", file=out)
     for key, line in zip(times, lines, strict=True):
         print(f"{line}  {'ok' if medians[key] < DATA_TARGETS[key] else 'OVER TARGET'}", file=out)
-    print(f"\n  runs: the loads are timed after one untimed warm-up load each; tokenization\n"
-          f"  takes several seconds a run, so {heavy_repeats} run(s) and no warm-up.", file=out)
-    print(f"  ml-100k: {len(ml.ratings):,} ratings, {len(ml.users):,} users, "
-          f"{len(ml.items):,} items, mean rating {ml.ratings['rating'].mean():.4f}", file=out)
-    print(f"  Enron-Spam: {len(corpus):,} emails ({ham:,} ham, {spam:,} spam), "
-          f"{corpus.num_decode_fallbacks:,} decoded as latin-1", file=out)
-    for note in corpus.notes:
-        print(f"    note: {note}", file=out)
+    notes = [
+        "",
+        "  runs: the loads are timed after one untimed warm-up load each; tokenization",
+        f"  takes several seconds a run, so {heavy_repeats} run(s) and no warm-up.",
+        f"  ml-100k: {len(ml.ratings):,} ratings, {len(ml.users):,} users, {len(ml.items):,} "
+        f"items, mean rating {ml.ratings['rating'].mean():.4f}",
+        f"  Enron-Spam: {len(corpus):,} emails ({ham:,} ham, {spam:,} spam), "
+        f"{corpus.num_decode_fallbacks:,} decoded as latin-1",
+        *(f"    note: {note}" for note in corpus.notes),
+    ]
+    print("\n".join(notes), file=out)
     print(f"  indexing: tokenize(text) (every word, lowercased), Vocabulary.build (no cut-off),\n"
           f"    to_indices(max_len={MAX_LEN}, long='truncate'): {last['tokens']:,} words, "
           f"{last['vocab_size']:,} vocabulary entries,\n    {last['indexed_rows']:,} rows, "
