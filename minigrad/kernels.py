@@ -18,6 +18,7 @@ __all__ = [
     "scatter_add_rows_bincount_flat",
     "scatter_add_rows_reduceat",
     "SCATTER_ADD_METHODS",
+    "auto_method",
     "segment_sum",
     "segment_sum_sorted",
     "segment_mean",
@@ -124,7 +125,7 @@ def scatter_add_rows(indices, rows, num_rows, method="auto", skip=None):
     additions in the same order, so the result is bit for bit the same.
     """
     if method == "auto":
-        method = _auto_method(rows, indices)
+        method = auto_method(rows, indices)
     try:
         kernel = SCATTER_ADD_METHODS[method]
     except KeyError:
@@ -153,7 +154,8 @@ def _drop_index(indices, rows, skip):
     return idx[keep], rows2.take(np.flatnonzero(keep), axis=0)
 
 
-def _auto_method(rows, indices):
+def auto_method(rows, indices):
+    """The scatter-add method ``scatter_add_rows(method="auto")`` uses for these shapes."""
     # Measured with `python -m minigrad.bench kernels`: the bincount kernels beat the
     # sort-based ones at every width we use; the flat variant is one call instead of D
     # (the README's table shows per-column bincount ahead at D = 32 on some machines).

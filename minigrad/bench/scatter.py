@@ -45,7 +45,7 @@ def bench_kernels(repeats=5, seed=0, dtype=np.float32, out=sys.stdout, cases=Non
         for name, t in timings.items():
             print(f"  {name:<14}{t * 1e3:>11.2f}{timings['loop'] / t:>10.1f}"
                   f"{timings['add_at'] / t:>10.2f}", file=out)
-        auto = kernels._auto_method(rows, idx)
+        auto = kernels.auto_method(rows, idx)
         fastest = min((t, name) for name, t in timings.items())[1]
         print(f"  default ('auto') uses {auto}; fastest here: {fastest}", file=out)
         results.append({"case": label, "indices": k, "rows": n, "dim": d,

@@ -26,7 +26,7 @@ def book_spam_data(root=None):
 class _ForceScatterAdd:
     """Within ``with``, every 'auto' scatter-add (the embedding backward) uses ``method``.
 
-    Patches ``kernels._auto_method`` for the block only and counts the calls, so a
+    Patches ``kernels.auto_method`` for the block only and counts the calls, so a
     caller can check the patch was really on the path it timed.
     """
 
@@ -39,12 +39,12 @@ class _ForceScatterAdd:
         return self.method
 
     def __enter__(self):
-        self._original = kernels._auto_method
-        kernels._auto_method = self._choose
+        self._original = kernels.auto_method
+        kernels.auto_method = self._choose
         return self
 
     def __exit__(self, *exc):
-        kernels._auto_method = self._original
+        kernels.auto_method = self._original
 
 
 def bench_spam(data=None, repeats=5, loop_batches=3, batch_size=500, out=None):
@@ -92,7 +92,7 @@ def bench_spam(data=None, repeats=5, loop_batches=3, batch_size=500, out=None):
     with _ForceScatterAdd("loop") as forced:
         book_model, loop_times = first_batches()
     if forced.calls < loop_batches:
-        raise AssertionError("the embedding backward did not go through kernels._auto_method: "
+        raise AssertionError("the embedding backward did not go through kernels.auto_method: "
                              "the reference timed was not the book's per-row loop")
     fast_model, fast_times = first_batches()
     max_diff = float(np.abs(book_model.weight.data - fast_model.weight.data).max())
@@ -104,7 +104,7 @@ def bench_spam(data=None, repeats=5, loop_batches=3, batch_size=500, out=None):
     loop_batch_s = float(np.median(loop_times))
     fast_batch_s = float(np.median(fast_times))
     book_epoch_s = loop_batch_s * num_batches  # extrapolated
-    kernel = kernels._auto_method(np.empty((1, X.shape[1], 1)), X[:1])
+    kernel = kernels.auto_method(np.empty((1, X.shape[1], 1)), X[:1])
     dtype = model.weight.data.dtype.name
     figures = {
         "workload": "spam",

@@ -18,6 +18,7 @@ from ..federated.split import batches
 
 __all__ = [
     "norm_scores",
+    "gradient_matrix",
     "direction_scores",
     "leak_auc",
     "known_positive",
@@ -30,7 +31,8 @@ __all__ = [
 ]
 
 
-def _gradient_matrix(grad, what):
+def gradient_matrix(grad, what):
+    """``grad`` checked: a finite floating 2-D (batch, width) array; ``what`` names the caller."""
     g = np.asarray(grad)
     if g.ndim != 2:
         raise ValueError(f"{what}: expected the cut gradient as a 2-D array (batch, width), "
@@ -47,7 +49,7 @@ def _gradient_matrix(grad, what):
 # ---------------------------------------------------------------------------
 def norm_scores(grad):
     """Li et al.'s norm attack: the L2 norm of each example's gradient, (B, D) -> (B,) float64."""
-    return np.linalg.norm(_gradient_matrix(grad, "norm_scores").astype(np.float64), axis=1)
+    return np.linalg.norm(gradient_matrix(grad, "norm_scores").astype(np.float64), axis=1)
 
 
 def direction_scores(grad, reference):
@@ -56,7 +58,7 @@ def direction_scores(grad, reference):
     reference: the gradient of an example known to be positive. A row of zeros has no
     direction and scores 0 (the middle of the range).
     """
-    g = _gradient_matrix(grad, "direction_scores").astype(np.float64)
+    g = gradient_matrix(grad, "direction_scores").astype(np.float64)
     r = np.asarray(reference, dtype=np.float64).reshape(-1)
     if r.shape != (g.shape[1],):
         raise ValueError(f"direction_scores: the reference has {r.size} entries but each "
@@ -95,7 +97,7 @@ def batch_leak_aucs(grad, y, rng=None, reference=None):
     NaN for a batch with one class only (for the direction attack: once the known
     positive is left out).
     """
-    g = _gradient_matrix(grad, "batch_leak_aucs")
+    g = gradient_matrix(grad, "batch_leak_aucs")
     y = np.asarray(y).reshape(-1)
     if len(y) != len(g):
         raise ValueError(f"batch_leak_aucs: {len(g)} gradient rows but {len(y)} labels")
@@ -192,7 +194,7 @@ class GradientDefence(Codec):
         raise NotImplementedError
 
     def encode(self, x):
-        g = _gradient_matrix(x, type(self).__name__)
+        g = gradient_matrix(x, type(self).__name__)
         return self.inner.encode(self.perturb(g))
 
     def decode(self, payload, dtype=np.float32):
@@ -233,7 +235,7 @@ class GaussianNoise(GradientDefence):
             / np.sqrt(g.shape[1])
 
     def perturb(self, grad):
-        g = _gradient_matrix(grad, "GaussianNoise")
+        g = gradient_matrix(grad, "GaussianNoise")
         noise = self.rng.standard_normal(g.shape) * self.sigma(g)
         return (g.astype(np.float64) + noise).astype(g.dtype)
 
@@ -274,7 +276,7 @@ class NormEqualize(GradientDefence):
         return float(nonzero.max() if self.target == "max" else nonzero.mean())
 
     def perturb(self, grad):
-        g = _gradient_matrix(grad, "NormEqualize").astype(np.float64)
+        g = gradient_matrix(grad, "NormEqualize").astype(np.float64)
         norms = np.linalg.norm(g, axis=1)
         factor = np.divide(self.common_norm(norms), norms, out=np.zeros_like(norms),
                            where=norms > 0)

@@ -9,7 +9,7 @@
 
 import numpy as np
 
-from ..privacy.label_leakage import GradientDefence, _gradient_matrix
+from ..privacy.label_leakage import GradientDefence, gradient_matrix
 
 __all__ = ["residuals", "residual_labels", "MaxNormNoise", "unsupervised_scores"]
 
@@ -25,7 +25,7 @@ def residuals(grad):
     sum of the parties' fm_linear. So dlogit/dfm_linear = 1 and, for the mean loss over
     B examples, the last column of the gradient is dL/dlogit_i = (p_i - y_i) / B.
     """
-    g = _gradient_matrix(grad, "residuals")
+    g = gradient_matrix(grad, "residuals")
     return g[:, -1].astype(np.float64) * len(g)
 
 
@@ -70,7 +70,7 @@ class MaxNormNoise(GradientDefence):
         return np.sqrt(np.maximum(ratio - 1.0, 0.0))
 
     def perturb(self, grad):
-        g = _gradient_matrix(grad, "MaxNormNoise")
+        g = gradient_matrix(grad, "MaxNormNoise")
         factor = 1.0 + self.sigmas(g) * self.rng.standard_normal(len(g))
         return (g.astype(np.float64) * factor[:, None]).astype(g.dtype)
 
@@ -90,7 +90,7 @@ def unsupervised_scores(grad):
     the *smaller* side scores high, i.e. assuming, as Li et al. do, that positives are
     the minority. When they are the majority the ranking comes out reversed.
     """
-    g = _gradient_matrix(grad, "unsupervised_scores").astype(np.float64)
+    g = gradient_matrix(grad, "unsupervised_scores").astype(np.float64)
     if not np.any(g):
         return np.zeros(len(g))
     _, _, vt = np.linalg.svd(g, full_matrices=False)
