@@ -17,7 +17,7 @@ from minigrad.datasets import PAD_INDEX
 from minigrad.federated import History, client_update, run_round
 from minigrad.federated.params import delta
 from minigrad.privacy import dp, paillier
-from minigrad.privacy.secure_sums import PaillierFedAvg
+from minigrad.privacy.secure_sums import PaillierFedAvg, secure_sum
 from minigrad.recipes import private_spam as ps
 from minigrad.recipes import spam
 
@@ -139,39 +139,6 @@ def test_paillier_upload_size_rejects_negative_counts(keys):
 
 
 # ---------------------------------------------------------------------------
-# secure aggregation
-# ---------------------------------------------------------------------------
-def test_secure_sum_equals_the_plain_sum_within_its_bound(rng):
-    deltas = [{"weight": rng.normal(0, 0.01, (50, 1)), "bias": rng.normal(0, 0.01, 2)}
-              for _ in range(4)]
-
-    total, result = ps.secure_sum(deltas, 3, rng, clip=0.1)
-
-    for name in ("weight", "bias"):
-        plain = sum(d[name] for d in deltas)
-        assert total[name].shape == plain.shape
-        assert np.abs(total[name] - plain).max() <= result.error_bound
-    assert result.survivors == (0, 1, 2, 3)
-
-
-def test_secure_sum_leaves_out_a_client_that_dropped(rng):
-    deltas = [{"weight": np.full((5, 1), 0.01 * (k + 1))} for k in range(4)]
-
-    total, result = ps.secure_sum(deltas, 3, rng, dropout={1})
-
-    np.testing.assert_allclose(total["weight"], np.full((5, 1), 0.01 + 0.03 + 0.04),
-                               atol=result.error_bound)
-    assert result.survivors == (0, 2, 3)
-
-
-def test_secure_sum_needs_two_clients_with_the_same_names(rng):
-    with pytest.raises(ValueError, match="at least 2"):
-        ps.secure_sum([{"weight": np.zeros(3)}], 2, rng)
-    with pytest.raises(ValueError, match="client 1"):
-        ps.secure_sum([{"weight": np.zeros(3)}, {"bias": np.zeros(3)}], 2, rng)
-
-
-# ---------------------------------------------------------------------------
 # the attack, scored
 # ---------------------------------------------------------------------------
 def test_ranked_rows_orders_by_largest_move_with_stable_ties():
@@ -265,7 +232,7 @@ def test_real_secure_sum_of_updates_reveals_the_union_of_their_rows(enron1, rng)
     deltas = [delta(server, enron1.update(server, (X[k:k + 100], y[k:k + 100]))[0])
               for k in (0, 100, 200)]
 
-    total, result = ps.secure_sum(deltas, 2, rng, clip=0.5)
+    total, result = secure_sum(deltas, 2, rng, clip=0.5)
 
     plain = sum(d["weight"] for d in deltas)
     assert np.abs(total["weight"] - plain).max() <= result.error_bound

@@ -7,7 +7,7 @@ from tinyspam import paillier_test_keys, tiny_spam_clients
 
 from minigrad.federated import FedAvg, run_round
 from minigrad.privacy import paillier
-from minigrad.privacy.secure_sums import PaillierFedAvg, SecureAggregation
+from minigrad.privacy.secure_sums import PaillierFedAvg, SecureAggregation, secure_sum
 from minigrad.recipes import spam
 
 tiny = pytest.fixture(tiny_spam_clients)
@@ -79,3 +79,33 @@ def test_secure_aggregation_needs_two_clients(tiny, rng):
 
     with pytest.raises(ValueError, match="at least 2 clients"):
         run_round(server, clients[:1], update, rng=rng, aggregator=SecureAggregation(t=2))
+
+
+def test_secure_sum_equals_the_plain_sum_within_its_bound(rng):
+    deltas = [{"weight": rng.normal(0, 0.01, (50, 1)), "bias": rng.normal(0, 0.01, 2)}
+              for _ in range(4)]
+
+    total, result = secure_sum(deltas, 3, rng, clip=0.1)
+
+    for name in ("weight", "bias"):
+        plain = sum(d[name] for d in deltas)
+        assert total[name].shape == plain.shape
+        assert np.abs(total[name] - plain).max() <= result.error_bound
+    assert result.survivors == (0, 1, 2, 3)
+
+
+def test_secure_sum_leaves_out_a_client_that_dropped(rng):
+    deltas = [{"weight": np.full((5, 1), 0.01 * (k + 1))} for k in range(4)]
+
+    total, result = secure_sum(deltas, 3, rng, dropout={1})
+
+    np.testing.assert_allclose(total["weight"], np.full((5, 1), 0.01 + 0.03 + 0.04),
+                               atol=result.error_bound)
+    assert result.survivors == (0, 2, 3)
+
+
+def test_secure_sum_needs_two_clients_with_the_same_names(rng):
+    with pytest.raises(ValueError, match="at least 2"):
+        secure_sum([{"weight": np.zeros(3)}], 2, rng)
+    with pytest.raises(ValueError, match="client 1"):
+        secure_sum([{"weight": np.zeros(3)}, {"bias": np.zeros(3)}], 2, rng)

@@ -3,6 +3,7 @@
     run_round(server, clients, update_fn, rng=rng,
               aggregator=PaillierFedAvg(public_key, private_key, encoding))
     run_round(server, clients, update_fn, rng=rng, aggregator=SecureAggregation(t=7, clip=0.1))
+    total, result = secure_sum(deltas, t=7, rng=rng, dropout={3})   # the protocol on mappings
 
 The contract (``minigrad.federated.aggregator.Aggregator``): ``encode`` runs on the
 client and is all it sends; ``aggregate`` runs on the server on the messages, in
@@ -18,7 +19,7 @@ from ..federated.params import check_same_keys, flatten, unflatten
 from . import paillier
 from . import secure_aggregation as secagg
 
-__all__ = ["PaillierFedAvg", "SecureAggregation"]
+__all__ = ["PaillierFedAvg", "SecureAggregation", "secure_sum"]
 
 
 class PaillierFedAvg(Aggregator):
@@ -82,20 +83,37 @@ class SecureAggregation(Aggregator):
         return f"SecureAggregation(t={self.t}, clip={self.clip})"
 
     def encode(self, update, rng):
-        return flatten(update.delta, list(update.received))
+        return update.delta
 
     def message_bytes(self, message):
-        return int(message.size * np.dtype(np.uint32).itemsize)
+        return int(sum(np.size(v) for v in message.values()) * np.dtype(np.uint32).itemsize)
 
     def aggregate(self, messages, template, rng):
-        if len(messages) < 2:
-            raise ValueError(f"SecureAggregation: need at least 2 clients, got {len(messages)}")
-        result = secagg.run(np.stack(messages), self.t, rng, dropout=self.dropout,
-                            clip=self.clip)
+        total, result = secure_sum(messages, self.t, rng, dropout=self.dropout, clip=self.clip)
         count = len(result.survivors)
-        mean = unflatten(result.sum / count, {k: template[k] for k in template})
+        mean = {k: total[k] / count for k in template}
         return mean, {
             "survivors": list(result.survivors),
             "error_bound": result.error_bound / count,
             "protocol_bytes": result.transcript.bytes_by_round(),
         }
+
+
+def secure_sum(deltas, t, rng, *, dropout=(), clip=1.0, keep_messages=False):
+    """Sum clients' updates with secure aggregation (``secure_aggregation.run``).
+
+    deltas: [{name: ndarray}, ...], one per client, same names and shapes; t: the
+    threshold; dropout: client positions that drop after sharing keys (or a
+    {round: positions} mapping, as in ``run``); clip: every entry is clipped to
+    [-clip, clip] before quantizing. -> ({name: float64 sum of the survivors'
+    clipped updates}, the protocol's ``Result``: transcript, survivors, error bound).
+    """
+    deltas = list(deltas)
+    if len(deltas) < 2:
+        raise ValueError(f"secure_sum: need at least 2 clients, got {len(deltas)}")
+    for i, d in enumerate(deltas[1:], start=1):
+        check_same_keys(deltas[0], d, f"secure_sum: client {i}")
+    names = list(deltas[0])
+    vectors = np.stack([flatten(d, names) for d in deltas])
+    result = secagg.run(vectors, t, rng, dropout=dropout, clip=clip, keep_messages=keep_messages)
+    return unflatten(result.sum, {n: deltas[0][n] for n in names}), result

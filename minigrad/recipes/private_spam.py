@@ -1,20 +1,17 @@
 """Notebook 05's spam pipeline: IID clients of distinct emails, rounds with frozen rows,
-Paillier upload sizes, secure sums of parameter mappings, and the row attack's scores.
+Paillier upload sizes, and the row attack's scores.
 
     clients = iid_clients(X, y, 1000, rng, rows=unique_training_rows(data))
     round_fn = lambda params, history: run_round(params, clients, update, rng=rng,
                                                  aggregator=aggregator, history=history)
     params, history, curve = train_rounds(round_fn, server, 30, frozen={"weight": [0]})
-    total, result = secure_sum(deltas, t=7, rng=rng, dropout={3})
     scores = attack_scores(noisy_delta, true_rows)
 """
 
 import numpy as np
 
 from ..datasets.partitions import iid_partition
-from ..federated.params import check_same_keys, flatten, unflatten
 from ..federated.round import History
-from ..privacy import secure_aggregation as secagg
 from . import spam
 
 __all__ = [
@@ -23,7 +20,6 @@ __all__ = [
     "local_trainer",
     "train_rounds",
     "paillier_upload_size",
-    "secure_sum",
     "ranked_rows",
     "attack_scores",
 ]
@@ -117,29 +113,6 @@ def paillier_upload_size(num_values, public_key, encoding):
     encoding.check(public_key)
     count = -(-int(num_values) // encoding.slots(public_key))
     return count, count * public_key.ciphertext_bytes
-
-
-# ---------------------------------------------------------------------------
-# secure aggregation of parameter mappings
-# ---------------------------------------------------------------------------
-def secure_sum(deltas, t, rng, *, dropout=(), clip=1.0, keep_messages=False):
-    """Sum clients' updates with secure aggregation (``secure_aggregation.run``).
-
-    deltas: [{name: ndarray}, ...], one per client, same names and shapes; t: the
-    threshold; dropout: client positions that drop after sharing keys (or a
-    {round: positions} mapping, as in ``run``); clip: every entry is clipped to
-    [-clip, clip] before quantizing. -> ({name: float64 sum of the survivors'
-    clipped updates}, the protocol's ``Result``: transcript, survivors, error bound).
-    """
-    deltas = list(deltas)
-    if len(deltas) < 2:
-        raise ValueError(f"secure_sum: need at least 2 clients, got {len(deltas)}")
-    for i, d in enumerate(deltas[1:], start=1):
-        check_same_keys(deltas[0], d, f"secure_sum: client {i}")
-    names = list(deltas[0])
-    vectors = np.stack([flatten(d, names) for d in deltas])
-    result = secagg.run(vectors, t, rng, dropout=dropout, clip=clip, keep_messages=keep_messages)
-    return unflatten(result.sum, {n: deltas[0][n] for n in names}), result
 
 
 # ---------------------------------------------------------------------------
