@@ -361,8 +361,11 @@ def test_an_aggregators_required_sampler_is_the_default_and_cannot_be_swapped():
 
 
 @pytest.mark.parametrize("make", [lambda: UniformSample(0), lambda: PoissonSample(0.0),
-                                  lambda: PoissonSample(1.5), lambda: ServerSGD(float("nan"))],
-                         ids=["k=0", "q=0", "q>1", "lr=nan"])
+                                  lambda: PoissonSample(1.5), lambda: ServerSGD(float("nan")),
+                                  lambda: ServerAdam(lr=0), lambda: ServerAdam(beta2=1.0),
+                                  lambda: ServerAdam(eps=float("inf"))],
+                         ids=["k=0", "q=0", "q>1", "lr=nan", "adam lr=0", "adam beta2=1",
+                              "adam eps=inf"])
 def test_round_pieces_validate_their_settings(make):
     with pytest.raises(ValueError):
         make()

@@ -116,12 +116,15 @@ class ServerAdam:
     """
 
     def __init__(self, lr=0.01, beta1=0.9, beta2=0.99, eps=1e-3):
-        for name, value, low, high in [("lr", lr, 0, np.inf), ("beta1", beta1, 0, 1),
-                                       ("beta2", beta2, 0, 1), ("eps", eps, 0, np.inf)]:
-            if isinstance(value, bool) or not isinstance(value, (int, float)) \
-                    or not low < value < high and not (name.startswith("beta") and value == 0):
-                raise ValueError(f"ServerAdam: {name}={value!r} must be in "
-                                 f"{'[0, 1)' if name.startswith('beta') else '(0, inf)'}")
+        def number(value):
+            return not isinstance(value, bool) and isinstance(value, (int, float))
+
+        for name, value in [("lr", lr), ("eps", eps)]:
+            if not (number(value) and 0 < value < np.inf):
+                raise ValueError(f"ServerAdam: {name}={value!r} must be a finite number > 0")
+        for name, value in [("beta1", beta1), ("beta2", beta2)]:
+            if not (number(value) and 0 <= value < 1):
+                raise ValueError(f"ServerAdam: {name}={value!r} must be in [0, 1)")
         self.lr, self.beta1, self.beta2 = float(lr), float(beta1), float(beta2)
         self.eps = float(eps)
         self.step, self.m, self.v = 0, None, None
