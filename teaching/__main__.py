@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .build import build
+from .build import build, student_kit
 from .grade import grade
 from .questions import ExerciseError
 
@@ -17,6 +17,8 @@ def main(argv=None):
     sub = parser.add_subparsers(dest="command", required=True)
     b = sub.add_parser("build", help="build the student edition and the autograder")
     b.add_argument("--out", default="build/course", help="output folder (default: build/course)")
+    b.add_argument("--no-wheel", action="store_true",
+                   help="don't build the minigrad wheel into the student folder")
     b.add_argument("notebooks", nargs="*", help="teacher's notebooks (default: notebooks/*.ipynb)")
     g = sub.add_parser("grade", help="grade SUBMISSIONS/<student>/<NN_name>.ipynb")
     g.add_argument("submissions")
@@ -27,6 +29,8 @@ def main(argv=None):
         if args.command == "build":
             notebooks = args.notebooks or sorted(map(str, (ROOT / "notebooks").glob("*.ipynb")))
             built = build(notebooks, args.out)
+            if not args.no_wheel:
+                print(f"package:         {student_kit(Path(args.out) / 'student')}")
             for stem, qs in built.items():
                 points = sum(q.points for q in qs)
                 print(f"{stem}: {len(qs)} exercises, {points:g} points")

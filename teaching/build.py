@@ -15,6 +15,7 @@ every output; the answer cells' outputs stay cleared). Layout of ``out``::
 
 import copy
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -179,3 +180,49 @@ def build(notebooks, out):
     """Build every notebook in ``notebooks`` into ``out``; returns {stem: questions}."""
     out = Path(out)
     return {Path(p).stem: assign(p, out) for p in notebooks}
+
+
+STUDENT_README = """\
+# minigrad: the student edition
+
+Install (Python 3.10 or later), from this folder, in a fresh virtual environment:
+
+    python3 -m pip install -r requirements.txt
+
+Data: notebooks 01-06 read MovieLens-100K and Enron-Spam. `python3 -m minigrad.datasets prepare`
+downloads them (or set `MINIGRAD_DATA` to a folder that has them). Then `jupyter lab`.
+
+Each exercise is a cell to complete; run the check under it (`grader.check(...)`) for feedback.
+The grader runs only your answer cells, on its own small inputs, and hidden tests try more cases:
+keep each answer self-contained and don't rely on the notebook's variables. Hand in the
+notebooks themselves, saved, under their own names.
+"""
+
+
+# what a student installs: the package's own dependencies, JupyterLab, and otter for the checks
+STUDENT_PACKAGES = {"numpy", "pandas", "matplotlib", "jupyterlab", "otter-grader"}
+
+
+def student_kit(student_dir):
+    """Add the minigrad wheel, a requirements file and a README to the student folder."""
+    student_dir = Path(student_dir)
+    root = Path(__file__).resolve().parent.parent
+    for old in student_dir.glob("minigrad-*.whl"):
+        old.unlink()
+    run = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w",
+                          str(student_dir), str(root)], capture_output=True, text=True)
+    if run.returncode != 0:
+        raise ExerciseError(f"building the minigrad wheel failed (offline? `build --no-wheel` "
+                            f"skips it):\n{run.stdout}{run.stderr}")
+    (wheel,) = student_dir.glob("minigrad-*.whl")
+    with zipfile.ZipFile(wheel) as zf:
+        leaked = [n for n in zf.namelist() if "solution" in n]
+    if leaked:
+        raise ExerciseError(f"{wheel.name} holds {leaked}: solutions must not ship in the package")
+    requirements = [line for line in (root / "requirements.txt").read_text().splitlines()
+                    if re.match(r"[A-Za-z0-9_.-]+", line)
+                    and re.match(r"[A-Za-z0-9_.-]+", line)[0] in STUDENT_PACKAGES]
+    (student_dir / "requirements.txt").write_text(
+        "\n".join([*requirements, f"./{wheel.name}"]) + "\n", encoding="utf-8")
+    (student_dir / "README.md").write_text(STUDENT_README, encoding="utf-8")
+    return wheel
