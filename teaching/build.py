@@ -139,6 +139,21 @@ def write_json(path, nb):
     path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
+def otter_assign(master, result, where):
+    """``otter assign`` in this process (otter takes seconds to import: once, not per notebook)."""
+    import contextlib
+    import io
+
+    from otter.assign import main as assign_main
+
+    log = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+            assign_main(str(master), str(result), no_pdfs=True, no_run_tests=True)
+    except Exception as exc:
+        raise ExerciseError(f"{where}: otter assign failed: {exc}\n{log.getvalue()}") from exc
+
+
 def assign(teacher_path, out):
     """Run otter assign on one teacher's notebook; return its questions."""
     teacher_path = Path(teacher_path)
@@ -148,11 +163,7 @@ def assign(teacher_path, out):
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         write_json(tmp / teacher_path.name, master)
-        run = subprocess.run(
-            [sys.executable, "-m", "otter", "assign", "--no-pdfs", teacher_path.name, "dist"],
-            cwd=tmp, capture_output=True, text=True)
-        if run.returncode != 0:
-            raise ExerciseError(f"{teacher_path}: otter assign failed:\n{run.stdout}{run.stderr}")
+        otter_assign(tmp / teacher_path.name, tmp / "dist", str(teacher_path))
         student = tidy(restore_lesson_outputs(
             load(tmp / "dist" / "student" / teacher_path.name), teacher))
         found = leaks(teacher, student, qs)
