@@ -1,10 +1,12 @@
 """``python -m teaching build`` writes the student edition and autograder;
-``python -m teaching grade SUBMISSIONS`` grades a class. Run from the repository's root."""
+``python -m teaching grade SUBMISSIONS`` grades a class; ``python -m teaching table --write``
+refreshes TEACHING.md's table of exercises. Run from the repository's root."""
 
 import argparse
 import sys
 from pathlib import Path
 
+from . import table
 from .build import build, student_kit
 from .grade import grade
 from .questions import ExerciseError
@@ -24,9 +26,16 @@ def main(argv=None):
     g.add_argument("submissions")
     g.add_argument("--autograder", default="build/course/autograder")
     g.add_argument("--out", default="reports", help="where reports go (default: reports)")
+    t = sub.add_parser("table", help="print the exercise table of TEACHING.md")
+    t.add_argument("--write", action="store_true", help="write it into TEACHING.md")
     args = parser.parse_args(argv)
     try:
-        if args.command == "build":
+        if args.command == "table":
+            if args.write:
+                table.write()
+            else:
+                print(table.table())
+        elif args.command == "build":
             notebooks = args.notebooks or sorted(map(str, (ROOT / "notebooks").glob("*.ipynb")))
             built = build(notebooks, args.out)
             if not args.no_wheel:

@@ -141,3 +141,13 @@ def questions(nb, where="notebook"):
         if all(t.hidden for t in q.tests):
             raise ExerciseError(f"{where}: question {q.name!r} has no visible test")
     return found
+
+
+LABEL = re.compile(r"\b(easy|medium|hard)\b[^\n]*?~?(\d+)\s*min")
+
+
+def label(nb, question):
+    """(difficulty, minutes) from the Markdown cell before the question's answer cell, or None."""
+    before = [c for c in nb["cells"][:question.answer] if c.get("cell_type") == "markdown"]
+    found = LABEL.search(source(before[-1])) if before else None
+    return (found[1], int(found[2])) if found else None

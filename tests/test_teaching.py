@@ -218,19 +218,20 @@ def test_grading_a_class_writes_reports_and_csvs(course, tmp_path):
     assert {r["question"] for r in lines} >= {q.name for q in QUESTIONS[stem]}
 
 
-LABEL = r"\b(easy|medium|hard)\b[^\n]*?~?\d+\s*min"
-
-
 @pytest.mark.parametrize("stem", STEMS)
 def test_every_exercise_says_its_difficulty_and_time(stem):
-    import re
-
     nb = questions.load(NOTEBOOKS / f"{stem}.ipynb")
     for q in QUESTIONS[stem]:
-        before = [c for c in nb["cells"][:q.answer] if c["cell_type"] == "markdown"]
-        assert before and re.search(LABEL, questions.source(before[-1])), (
+        assert questions.label(nb, q) is not None, (
             f"{stem} {q.name}: the Markdown cell before its answer cell must say e.g. "
             "'easy · ~10 min'")
+
+
+def test_teaching_md_lists_the_exercises_as_they_are():
+    from teaching import table
+
+    text = (ROOT / "TEACHING.md").read_text(encoding="utf-8")
+    assert table.current(text, table.table()) == text, "run `python -m teaching table --write`"
 
 
 def test_the_solutions_are_not_in_the_package():
