@@ -84,8 +84,26 @@ def distinctive(lines, elsewhere):
     return {s for s in (line.strip() for line in lines) if len(s) >= 12 and s not in elsewhere}
 
 
+def student_lines(student):
+    """Every line a student can read: cell sources, and the visible tests in the metadata."""
+    lines = set()
+    for cell in student["cells"]:
+        lines.update(line.strip() for line in source(cell).splitlines())
+    tests = student.get("metadata", {}).get("otter", {}).get("tests", {})
+    for test in tests.values():
+        for suite in test.get("suites", []):
+            for case in suite.get("cases", []):
+                for line in case.get("code", "").splitlines():
+                    lines.add(line.strip().removeprefix(">>> ").removeprefix("... ").strip())
+    return lines
+
+
 def leaks(teacher, student, qs):
-    """Solution or hidden-test lines of ``teacher`` that appear in ``student`` (should be none)."""
+    """Solution or hidden-test lines of ``teacher`` that appear in ``student`` (should be none).
+
+    A line leaks if a student could read it whole; the lesson's own lines don't count, and the
+    markers count only in code (the lesson's prose may name them).
+    """
     solution, hidden, lesson = [], [], set()
     hidden_cells = {t.index for q in qs for t in q.tests if t.hidden}
     for i, cell in enumerate(teacher["cells"]):
@@ -96,14 +114,15 @@ def leaks(teacher, student, qs):
             continue
         solution += inside
         lesson.update(s.strip() for s in text.splitlines() if s not in inside)
-    everything = json.dumps(student, ensure_ascii=False)
+    readable = student_lines(student)
     found = []
     for kind, lines in (("solution", solution), ("hidden test", hidden)):
         for line in sorted(distinctive(lines, lesson)):
-            if json.dumps(line, ensure_ascii=False)[1:-1] in everything:
+            if line in readable:
                 found.append(f"{kind} line {line!r}")
-    if BEGIN in everything or END in everything:
-        found.append("a solution marker")
+    for cell in student["cells"]:
+        if cell.get("cell_type") == "code" and (BEGIN in source(cell) or END in source(cell)):
+            found.append("a solution marker")
     return found
 
 
