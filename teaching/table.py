@@ -6,17 +6,17 @@
 
 from pathlib import Path
 
-from .questions import label, load, questions
+from .questions import label, load, questions, source
 
 ROOT = Path(__file__).resolve().parent.parent
 START, END = "<!-- exercises:start -->", "<!-- exercises:end -->"
 
 
 def table(notebooks=None):
-    """Markdown: one row per notebook, its exercises with kind, points, difficulty and time."""
+    """Markdown: per notebook, its words of text and its exercises (points, difficulty, time)."""
     notebooks = notebooks or sorted((ROOT / "notebooks").glob("*.ipynb"))
-    rows = ["| notebook | try it (in the lesson) | graded (end) | points | minutes |",
-            "|---|---|---|---|---|"]
+    rows = ["| notebook | words | try it (in the lesson) | graded (end) | points | minutes |",
+            "|---|---|---|---|---|---|"]
     for path in notebooks:
         nb = load(path)
         qs = questions(nb, path.name)
@@ -28,8 +28,9 @@ def table(notebooks=None):
             tag = f"`{q.name}` ({lab[0]}, {lab[1]} min)" if lab else f"`{q.name}`"
             cells[q.graded].append(tag)
         points = sum(q.points for q in qs)
-        rows.append(f"| {path.stem} | {'; '.join(cells[False])} | {'; '.join(cells[True])} "
-                    f"| {points:g} | {minutes} |")
+        words = sum(len(source(c).split()) for c in nb["cells"] if c["cell_type"] == "markdown")
+        rows.append(f"| {path.stem} | {words:,} | {'; '.join(cells[False])} "
+                    f"| {'; '.join(cells[True])} | {points:g} | {minutes} |")
     return "\n".join(rows)
 
 
