@@ -2,9 +2,10 @@
 
     kernels, rng, metrics, datasets  <-  function  <-  ops, fused_ops  <-  tensor
     <-  nn, losses, optim, gradcheck  <-  deepfm  <-  federated  <-  privacy  <-  recipes
-    <-  solutions, bench
+    <-  bench
 
-Imports inside functions count too: a lazy import is still an arrow.
+Imports inside functions count too: a lazy import is still an arrow. Nothing in the package
+imports the teacher's tools (``teaching/``), which hold no part of the library.
 """
 
 import ast
@@ -26,7 +27,7 @@ LAYERS = [
     ["minigrad.federated"],
     ["minigrad.privacy"],
     ["minigrad.recipes"],
-    ["minigrad.solutions", "minigrad.bench"],
+    ["minigrad.bench"],
     ["minigrad"],  # the package's own __init__: re-exports from any layer
 ]
 
@@ -98,3 +99,14 @@ def test_the_check_sees_upward_imports_lazy_and_relative(tmp_path):
     assert found == [("minigrad.kernels", 1), ("minigrad.federated", 5),
                      ("minigrad.federated.round", 5)]
     assert layer_of("minigrad.federated.round") > layer_of("minigrad.ops")
+
+
+def test_the_package_never_imports_the_teachers_tools():
+    found = []
+    for path in MODULES:
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            found += [f"{path.name}:{node.lineno}" for n in names
+                      if n == "teaching" or n.startswith("teaching.")]
+    assert found == []
