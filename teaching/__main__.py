@@ -38,11 +38,11 @@ def main(argv=None):
         elif args.command == "build":
             notebooks = args.notebooks or sorted(map(str, (ROOT / "notebooks").glob("*.ipynb")))
             built = build(notebooks, args.out)
-            if not args.no_wheel:
-                print(f"package:         {student_kit(Path(args.out) / 'student')}")
             for stem, qs in built.items():
                 points = sum(q.points for q in qs)
                 print(f"{stem}: {len(qs)} exercises, {points:g} points")
+            if not args.no_wheel:
+                print(f"package:         {student_kit(Path(args.out) / 'student')}")
             print(f"student edition: {Path(args.out) / 'student'}")
             print(f"autograder:      {Path(args.out) / 'autograder'}")
         else:

@@ -24,6 +24,7 @@ from .questions import KEY, ExerciseError, load, source
 from .sandbox import case_points, read_test_file
 
 TIME_LIMIT = 300  # seconds per notebook; the checks themselves take a few
+NOT_SUBMITTED = "not submitted"
 
 
 @dataclass
@@ -57,6 +58,16 @@ def cells_to_run(submission, handout):
     return cells
 
 
+def answer_sources(nb):
+    """{question: source of its answer cell}, in the notebook's order."""
+    found = {}
+    for cell in nb["cells"]:
+        meta = cell.get("metadata", {}).get(KEY)
+        if isinstance(meta, dict) and meta.get("role") == "answer":
+            found.setdefault(meta.get("question"), source(cell))
+    return found
+
+
 def possible_points(tests_dir):
     """Each question's maximum, read from the autograder's test files without running them."""
     tests = [read_test_file(p) for p in sorted(Path(tests_dir).glob("*.py"))]
@@ -66,7 +77,8 @@ def possible_points(tests_dir):
 def zero(notebook, tests_dir, note):
     result = NotebookResult(notebook, 0.0, notes=[note])
     for name, possible in possible_points(tests_dir).items():
-        result.questions[name] = {"score": 0.0, "possible": possible, "cases": []}
+        result.questions[name] = {"score": 0.0, "possible": possible, "cases": [],
+                                  "attempted": True}
     result.possible = sum(q["possible"] for q in result.questions.values())
     return result
 
@@ -79,7 +91,8 @@ def grade_notebook(path, grader_dir, time_limit=TIME_LIMIT):
         submission = load(path)
     except ExerciseError as exc:
         return zero(grader_dir.name, tests_dir, f"could not be read: {exc}")
-    cells = cells_to_run(submission, load(grader_dir / "handout.ipynb"))
+    handout = load(grader_dir / "handout.ipynb")
+    cells = cells_to_run(submission, handout)
     with tempfile.TemporaryDirectory() as tmp:
         cells_path, result_path = Path(tmp, "cells.json"), Path(tmp, "result.json")
         cells_path.write_text(json.dumps(cells), encoding="utf-8")
@@ -99,7 +112,13 @@ def grade_notebook(path, grader_dir, time_limit=TIME_LIMIT):
             tail = (run.stderr or run.stdout).strip().splitlines()[-1:] or ["no output"]
             return zero(grader_dir.name, tests_dir, f"the grader's process failed: {tail[0]}")
         report = json.loads(result_path.read_text(encoding="utf-8"))
-    result = NotebookResult(grader_dir.name, 0.0, questions=report["questions"])
+    stubs, answers = answer_sources(handout), answer_sources(submission)
+    order = [name for name in stubs if name in report["questions"]]
+    order += [name for name in report["questions"] if name not in order]
+    result = NotebookResult(grader_dir.name, 0.0,
+                            questions={name: report["questions"][name] for name in order})
+    for name, q in result.questions.items():
+        q["attempted"] = name in answers and answers[name].strip() != stubs.get(name, "").strip()
     result.possible = sum(q["possible"] for q in result.questions.values())
     for err in report["cell_errors"]:
         result.notes.append(f"cell {err['index']} raised {err['error']} (the grader runs only "
@@ -147,7 +166,14 @@ def student_report(student, results):
     for r in results:
         out += [f"## {r.notebook}: {r.score:g} / {r.possible:g}", ""]
         out += [f"- note: {note}" for note in r.notes]
+        if r.notes == [NOT_SUBMITTED]:
+            out.append("")
+            continue
         for name, q in r.questions.items():
+            if not q.get("attempted", True) and q["score"] == 0:
+                out.append(f"- **{name}**: 0 / {q['possible']:g} (not attempted: the stub as "
+                           "handed out)")
+                continue
             mark = "passed" if q["score"] == q["possible"] else "to do"
             out.append(f"- **{name}**: {q['score']:g} / {q['possible']:g} ({mark})")
             for k, case in enumerate(q["cases"], 1):
@@ -175,7 +201,7 @@ def grade(submissions, autograder, out):
         for g in graders:
             path = student / f"{g.name}.ipynb"
             results.append(grade_notebook(path, g) if path.exists()
-                           else zero(g.name, g / "tests", "not submitted"))
+                           else zero(g.name, g / "tests", NOT_SUBMITTED))
         for extra in sorted(student.glob("*.ipynb")):
             if extra.stem not in known:
                 results[0].notes.append(f"{extra.name} is not one of the course's notebooks")

@@ -209,6 +209,8 @@ def test_grading_a_class_writes_reports_and_csvs(course, tmp_path):
     report = (out / "bo.md").read_text(encoding="utf-8")
     assert "notes.ipynb is not one of the course's notebooks" in report
     assert "not submitted" in report
+    assert report.count("not attempted") == len(QUESTIONS[stem])
+    assert "not attempted" not in (out / "ada.md").read_text(encoding="utf-8")
     hidden = [t for q in QUESTIONS[stem] for t in q.tests if t.hidden]
     teacher = questions.load(NOTEBOOKS / f"{stem}.ipynb")
     for t in hidden:
