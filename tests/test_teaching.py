@@ -304,3 +304,58 @@ def test_student_edition_of_00_runs_top_to_bottom(course, tmp_path):
     stem = STEMS[0]
     shutil.copy(course(stem) / "student" / f"{stem}.ipynb", tmp_path)
     assert run_notebook(tmp_path / f"{stem}.ipynb", str(tmp_path)) == []
+
+
+def student_copy(course, stem, edit):
+    """The solution notebook of ``stem`` with ``edit(cells)`` applied, saved for grading."""
+    nb = questions.load(course(stem) / "autograder" / stem / "solution.ipynb")
+    edit(nb["cells"])
+    path = course.out / f"edited-{stem}.ipynb"
+    path.write_text(json.dumps(nb), encoding="utf-8")
+    return grade.grade_notebook(path, course.out / "autograder" / stem, time_limit=20)
+
+
+def answer_index(cells, name):
+    return next(i for i, c in enumerate(cells)
+                if c.get("metadata", {}).get(questions.KEY, {}).get("question") == name
+                and c["metadata"][questions.KEY]["role"] == "answer")
+
+
+def test_the_grader_runs_cells_a_student_added_and_names_a_cell_that_raised(course):
+    stem = STEMS[0]
+    first, second = QUESTIONS[stem][0].name, QUESTIONS[stem][1].name
+
+    def edit(cells):
+        # a helper cell the student added above the first answer, which that answer then uses
+        i = answer_index(cells, first)
+        original = questions.source(cells[i])
+        cells[i]["source"] = "exec(HELPER)\n"
+        cells.insert(i, {"cell_type": "code", "id": "added01", "metadata": {}, "outputs": [],
+                         "execution_count": None, "source": f"HELPER = {original!r}\n"})
+        cells[answer_index(cells, second)]["source"] = "raise RuntimeError('not finished')\n"
+
+    result = student_copy(course, stem, edit)
+    assert result.questions[first]["score"] == result.questions[first]["possible"]
+    assert result.questions[second]["score"] == 0
+    assert any("RuntimeError" in note for note in result.notes)
+    others = [q for name, q in result.questions.items() if name not in (first, second)]
+    assert all(q["score"] == q["possible"] for q in others)
+
+
+def test_the_grader_stops_an_answer_that_never_returns(course):
+    stem = STEMS[0]
+
+    def edit(cells):
+        cells[answer_index(cells, QUESTIONS[stem][0].name)]["source"] = "while True:\n    pass\n"
+
+    result = student_copy(course, stem, edit)
+    assert result.score == 0 and any("stopped after" in note for note in result.notes)
+
+
+def test_an_unreadable_submission_scores_zero_and_says_why(course, tmp_path):
+    stem = STEMS[0]
+    bad = tmp_path / f"{stem}.ipynb"
+    bad.write_text('{"cells": "not a list"}', encoding="utf-8")
+    result = grade.grade_notebook(bad, course(stem) / "autograder" / stem)
+    assert result.score == 0 and result.possible == sum(q.points for q in QUESTIONS[stem])
+    assert any("could not be read" in note for note in result.notes)
