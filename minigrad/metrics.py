@@ -1,13 +1,14 @@
-"""Classification metrics in NumPy: AUC (rank-based, ties averaged), precision, recall, log loss.
+"""Metrics in NumPy: AUC (rank-based, ties averaged), precision, recall, log loss; Recall@k, NDCG@k.
 
-All take ``y_true`` of 0/1 labels and ``y_score`` (probabilities or any scores) of the
-same length; no Python loop over rows.
+The classification metrics take ``y_true`` of 0/1 labels and ``y_score`` (probabilities or
+any scores) of the same length; no Python loop over rows. The ranking metrics take one
+user's ranked item ids (best first) and the ids of the items relevant to that user.
 """
 
 import numpy as np
 
 __all__ = ["auc", "average_ranks", "precision", "recall", "accuracy", "log_loss",
-           "binary_metrics"]
+           "binary_metrics", "recall_at_k", "ndcg_at_k"]
 
 
 def _pair(y_true, y_score):
@@ -87,3 +88,38 @@ def binary_metrics(y_true, p, threshold=0.5):
     return {"loss": log_loss(y_true, p), "auc": auc(y_true, p),
             "precision": precision(y_true, p, threshold),
             "recall": recall(y_true, p, threshold), "accuracy": accuracy(y_true, p, threshold)}
+
+
+def _hits_at_k(ranked, relevant, k):
+    """0/1 hits of the first k ranked ids, and the number of distinct relevant ids."""
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    ranked = np.asarray(ranked).ravel()
+    relevant = np.unique(np.asarray(relevant).ravel())
+    if len(np.unique(ranked)) != len(ranked):
+        raise ValueError("ranked holds an item id twice")
+    return np.isin(ranked[:k], relevant).astype(np.float64), len(relevant)
+
+
+def recall_at_k(ranked, relevant, k=10):
+    """Share of the relevant items in the top k, out of at most k: hits / min(k, |relevant|).
+
+    ranked: item ids (n,), best first, no repeats; relevant: item ids (m,). The
+    denominator min(k, m) lets a perfect ranking score 1 even when m > k. NaN if m = 0.
+    """
+    hits, num_relevant = _hits_at_k(ranked, relevant, k)
+    return float(hits.sum() / min(k, num_relevant)) if num_relevant else float("nan")
+
+
+def ndcg_at_k(ranked, relevant, k=10):
+    """Normalized discounted cumulative gain of the top k, binary relevance.
+
+    ranked: item ids (n,), best first, no repeats; relevant: item ids (m,).
+    DCG = sum over hits at rank r (1-based, r <= k) of 1 / log2(r + 1), divided by the
+    DCG of a perfect ranking (min(k, m) hits first). NaN if m = 0.
+    """
+    hits, num_relevant = _hits_at_k(ranked, relevant, k)
+    if not num_relevant:
+        return float("nan")
+    discount = 1.0 / np.log2(np.arange(2, k + 2))
+    return float(hits @ discount[: len(hits)] / discount[: min(k, num_relevant)].sum())

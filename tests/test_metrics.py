@@ -73,3 +73,57 @@ def test_binary_metrics_keys_and_bad_input():
         metrics.auc([0, 2], [0.1, 0.2])
     with pytest.raises(ValueError, match="entries"):
         metrics.auc([0, 1, 1], [0.1, 0.2])
+
+
+def naive_recall_at_k(ranked, relevant, k):
+    """Loop over the top k and count the relevant ones; divide by min(k, |relevant|)."""
+    relevant = set(relevant)
+    hits = sum(1 for item in list(ranked)[:k] if item in relevant)
+    return hits / min(k, len(relevant))
+
+
+def naive_ndcg_at_k(ranked, relevant, k):
+    """DCG and ideal DCG summed term by term with math.log2."""
+    import math
+
+    relevant = set(relevant)
+    dcg = sum(1 / math.log2(r + 2) for r, item in enumerate(list(ranked)[:k]) if item in relevant)
+    ideal = sum(1 / math.log2(r + 2) for r in range(min(k, len(relevant))))
+    return dcg / ideal
+
+
+def test_ranking_metrics_on_a_case_worked_by_hand():
+    # Arrange: hits at ranks 1 and 3 of the top 3; two relevant items, one of them not ranked
+    ranked, relevant = [7, 2, 5, 9], [5, 7, 11]
+    # Act / Assert: recall 2 / min(3, 3); DCG 1 + 1/2, ideal 1 + 1/log2(3) + 1/2
+    assert metrics.recall_at_k(ranked, relevant, k=3) == pytest.approx(2 / 3)
+    expected = (1 + 0.5) / (1 + 1 / np.log2(3) + 0.5)
+    assert metrics.ndcg_at_k(ranked, relevant, k=3) == pytest.approx(expected, abs=1e-12)
+
+
+def test_ranking_metrics_perfect_and_empty_rankings():
+    # a perfect top k scores 1 even with more relevant items than k; no hit scores 0
+    assert metrics.recall_at_k([1, 2, 3, 4], [1, 2, 3, 4, 5], k=2) == 1.0
+    assert metrics.ndcg_at_k([1, 2, 3, 4], [1, 2, 3, 4, 5], k=2) == pytest.approx(1.0)
+    assert metrics.recall_at_k([8, 9], [1], k=2) == 0.0
+    assert metrics.ndcg_at_k([8, 9], [1], k=2) == 0.0
+    assert np.isnan(metrics.recall_at_k([1, 2], [], k=2))
+    assert np.isnan(metrics.ndcg_at_k([1, 2], [], k=2))
+    with pytest.raises(ValueError):
+        metrics.recall_at_k([1, 1, 2], [1], k=2)
+    with pytest.raises(ValueError):
+        metrics.ndcg_at_k([1, 2], [1], k=0)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_ranking_metrics_equal_naive_loops(seed):
+    # Arrange: a random ranking of 30 items (sometimes shorter than k), random relevant ids
+    rng = np.random.default_rng(seed)
+    ranked = rng.permutation(30)[: int(rng.integers(3, 30))]
+    relevant = rng.choice(40, size=int(rng.integers(1, 15)), replace=False)
+    for k in (1, 5, 10, 40):
+        # Act / Assert
+        assert metrics.recall_at_k(ranked, relevant, k) == pytest.approx(
+            naive_recall_at_k(ranked, relevant, k), abs=1e-12)
+        assert metrics.ndcg_at_k(ranked, relevant, k) == pytest.approx(
+            naive_ndcg_at_k(ranked, relevant, k), abs=1e-12)
