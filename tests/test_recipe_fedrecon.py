@@ -190,3 +190,29 @@ def test_several_seeds_average_the_draws_of_the_halves(rng):
     assert len({m["rmse"] for m in single}) > 1          # the draws do differ
     with pytest.raises(ValueError, match="no seed"):
         recipe.evaluate_by_recon_epochs(spec, params, data, [1], seeds=[])
+
+
+def test_ranking_scores_of_an_oracle_are_one_and_the_most_rated_ranker_skips_the_recon_half():
+    ml, _, train, unseen = planted_movielens()
+    spec, config = fr.MFSpec(num_items=ml.num_items, dim=2), fr.EvalConfig()
+
+    def oracle(plan, j, items, ratings, k):  # the held-out items rated >= 4, best first
+        held = np.concatenate(plan.batches(j, "post"))
+        return items[held][np.argsort(-ratings[held], kind="stable")][:k]
+
+    perfect = recipe.ranking_scores(oracle, spec, config, unseen, draws=[0, 1])
+    assert perfect["recall"] == pytest.approx(1.0) and perfect["ndcg"] == pytest.approx(1.0)
+    assert perfect["recall_std"] == 0 and 0 < perfect["num_users"] <= len(unseen)
+
+    counts = np.bincount(np.concatenate([train.client(c)[0] for c in range(len(train))]),
+                         minlength=ml.num_items)
+    top_k = recipe.most_rated_top_k(counts)
+    plan = fr.make_eval_plan(spec, config, unseen, np.random.default_rng(0))
+    items, ratings = unseen.client(plan.clients[0])
+    ranked = top_k(plan, 0, items, ratings, 10)
+    recon = items[np.concatenate(plan.batches(0, "recon"))]
+    allowed = np.flatnonzero(~np.isin(np.arange(ml.num_items), recon))
+    # naive reference: the allowed items by count, ties to the smaller id
+    expected = sorted(allowed, key=lambda i: (-counts[i], i))[:10]
+    np.testing.assert_array_equal(ranked, expected)
+    assert 0 <= recipe.ranking_scores(top_k, spec, config, unseen, draws=[0])["recall"] <= 1

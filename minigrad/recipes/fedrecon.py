@@ -2,7 +2,8 @@
 
 Stateful federated MF (the server stores every user's embedding: what FedRecon avoids),
 centralized MF (all ratings in one place; unseen users folded in with ``fr.evaluate``),
-top-k ``recommend`` and ``evaluate_by_recon_epochs``. Parameters as in
+top-k ``recommend``, ``evaluate_by_recon_epochs``, and ranking metrics of a recommender
+(``ranking_scores``). Parameters as in
 ``minigrad.federated.reconstruction`` (``fr``): {name: ndarray}, global and local names.
 """
 
@@ -21,6 +22,7 @@ from ..federated.reconstruction.mf import (
     USER_EMBEDDING,
 )
 from ..federated.round import History
+from ..metrics import ndcg_at_k, recall_at_k
 from ..optim import adam_step
 from ..rng import check_generator
 
@@ -267,3 +269,55 @@ def evaluate_by_recon_epochs(spec, global_params, data, epochs, seeds, *, eval_c
         merged["num_draws"] = len(runs)
         out[e] = merged
     return out
+
+
+def reconstruction_top_k(spec, global_params, eval_config):
+    """A ranker for ``ranking_scores``: the user reconstructs on its half, then ranks every
+    item outside that half with ``recommend``."""
+    def top_k(plan, j, items, ratings, k):
+        recon = plan.batches(j, "recon")
+        local = fr.reconstruct_reference(spec, global_params, items, ratings, recon,
+                                         plan.client_init(j), eval_config.recon_lr)
+        return recommend(spec, global_params, local, k=k, exclude=items[np.concatenate(recon)])[0]
+    return top_k
+
+
+def most_rated_top_k(item_counts):
+    """A ranker that is not personal: the items with most ratings in ``item_counts`` (num_items,),
+    minus the user's reconstruction half; ties go to the smaller item id."""
+    by_count = np.argsort(-np.asarray(item_counts), kind="stable")
+
+    def top_k(plan, j, items, ratings, k):
+        recon = items[np.concatenate(plan.batches(j, "recon"))]
+        return by_count[~np.isin(by_count, recon)][:k]
+    return top_k
+
+
+def ranking_scores(top_k, spec, eval_config, data, draws, k=10, relevant_from=4.0):
+    """Recall@k and NDCG@k of ``top_k`` on the held-out halves of ``data``'s users.
+
+    For each seed in ``draws`` the evaluation plan draws the halves; a held-out item rated
+    >= relevant_from is relevant; per draw, the mean over users with a relevant item; then the
+    mean and std over draws -> {recall, recall_std, ndcg, ndcg_std, num_users}.
+    top_k(plan, j, items, ratings, k) -> item ids, best first (``reconstruction_top_k``,
+    ``most_rated_top_k``).
+    """
+    per_draw = []
+    for d in draws:
+        plan = fr.make_eval_plan(spec, eval_config, data, np.random.default_rng(d))
+        recalls, ndcgs = [], []
+        for j, client in enumerate(plan.clients):
+            items, ratings = data.client(client)
+            held = np.concatenate(plan.batches(j, "post"))
+            relevant = items[held][ratings[held] >= relevant_from]
+            if len(relevant) > 0:
+                ranked = top_k(plan, j, items, ratings, k)
+                recalls.append(recall_at_k(ranked, relevant, k))
+                ndcgs.append(ndcg_at_k(ranked, relevant, k))
+        if not recalls:
+            raise ValueError("ranking_scores: no user has a relevant held-out item")
+        per_draw.append((np.mean(recalls), np.mean(ndcgs), len(recalls)))
+    per_draw = np.array(per_draw)
+    return dict(recall=per_draw[:, 0].mean(), recall_std=per_draw[:, 0].std(),
+                ndcg=per_draw[:, 1].mean(), ndcg_std=per_draw[:, 1].std(),
+                num_users=per_draw[:, 2].mean())
