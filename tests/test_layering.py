@@ -1,6 +1,6 @@
 """The package's layers: every import inside ``minigrad/`` points down (or sideways), never up.
 
-    kernels, rng, metrics, datasets  <-  function  <-  ops, fused_ops  <-  tensor
+    kernels, rng, metrics, datasets, diagrams  <-  function  <-  ops, fused_ops  <-  tensor
     <-  nn, losses, optim, gradcheck  <-  deepfm  <-  federated  <-  privacy  <-  recipes
     <-  bench
 
@@ -18,7 +18,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "minigrad"
 # the lowest layer first; a module's layer is that of the longest prefix it matches
 LAYERS = [
     ["minigrad.kernels", "minigrad.rng", "minigrad.metrics", "minigrad.results",
-     "minigrad.datasets"],
+     "minigrad.datasets", "minigrad.diagrams"],
     ["minigrad.function"],
     ["minigrad.ops", "minigrad.fused_ops"],
     ["minigrad.tensor"],
