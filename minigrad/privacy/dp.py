@@ -316,8 +316,12 @@ def _log_a_frac(q, sigma, alpha, chunk=1024, max_terms=10_000_000):
     Split the integral at z0 = sigma^2 log(1/q - 1) + 1/2, where the two Gaussians'
     mixture ratio crosses 1, and expand each half in a binomial series with
     generalized coefficients C(alpha, i) (alternating in sign once i > alpha + 1).
-    The series is cut after the first index whose two terms are both below exp(-30),
-    the rule TF Privacy and Opacus use, so the results agree with theirs.
+    The series is cut after the first index whose two terms are both below exp(-30)
+    (TF Privacy's and Opacus's cut-off): the error in log A_alpha stays below ~1e-13
+    (tests/test_dp_oracles.py checks it against a 60-digit integral). The terms are added
+    with their signs, the exact series; dp-accounting 0.6 adds their absolute values, an
+    upper bound (654.8 against the exact 469.8 for q = 0.5, sigma = 0.3, 100 steps,
+    delta = 1e-6), so at fractional orders the two no longer agree.
     """
     z0 = sigma ** 2 * math.log(1 / q - 1) + 0.5
     log_q, log_1mq = math.log(q), math.log1p(-q)
