@@ -380,7 +380,11 @@ def _ml100k_side(folder):
     users = _by_id(users_t, _sorted_ids(users_t, "user id"), "user_id",
                    {"gender": f[2], "age": f[1], "occupation": f[3], "zip": f[4]})
 
-    items_t = _read_table(folder / "u.item", _u_item_spec(genre_names))
+    try:
+        items_t = _read_table(folder / "u.item", _u_item_spec(genre_names))
+    except DatasetError as e:  # the field count comes from u.genre: name it too
+        raise DatasetError(f"{e} (u.item has 5 fields and one flag per genre of "
+                           f"{folder / 'u.genre'}, which lists {len(genre_names)})") from None
     flags = items_t.frame.iloc[:, 5:].to_numpy()
     bad = (flags > 1).any(axis=1)
     if bad.any():
