@@ -343,17 +343,21 @@ def _clean_stale(archive, dest):
             continue
         why = (f"process {pid} is gone" if alive is False
                else f"untouched for {age / 3600:.1f} h")
-        if kind == "old" and not dest.exists() and (entry / dest.name).is_dir():
-            os.replace(entry / dest.name, dest)
-            said.append(f"{archive.dest}: put back the previous copy from {entry.name}, "
-                        f"left by an interrupted --force download ({why})")
-        else:
-            said.append(f"{archive.dest}: removed {entry.name}, left by an interrupted "
-                        f"download ({why})")
-        if entry.is_dir() and not entry.is_symlink():
-            shutil.rmtree(entry, ignore_errors=True)
-        else:
-            entry.unlink(missing_ok=True)
+        try:
+            line = (f"{archive.dest}: removed {entry.name}, left by an interrupted download "
+                    f"({why})")
+            if kind == "old" and not dest.exists() and (entry / dest.name).is_dir():
+                os.replace(entry / dest.name, dest)
+                line = (f"{archive.dest}: put back the previous copy from {entry.name}, left "
+                        f"by an interrupted --force download ({why})")
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink(missing_ok=True)
+        except OSError as e:  # not ours to force: say so and go on
+            line = (f"{archive.dest}: could not remove {entry} ({type(e).__name__}: {e}), left "
+                    f"by an interrupted download ({why}); remove it by hand")
+        said.append(line)
     return said
 
 
@@ -399,7 +403,7 @@ def _check_present(archive, dest, checks, against):
     if archive.sha256 is None and archive.validate is not None:
         try:
             archive.validate(archive, dest)
-        except DatasetError:
+        except (DatasetError, OSError):  # OSError: e.g. ham/ is a file, not a folder
             pass
         else:
             return (f"{archive.dest}: already in {dest}; it differs from {', '.join(against)} "
