@@ -265,6 +265,26 @@ def test_malformed_checksum_line_names_file_and_line(data, capsys):
     assert "ml-100k.sha256, line 2" in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize("content", ["", "# only a comment\n\n   \n# and another\n"])
+def test_checksum_file_without_entries_is_refused(data, capsys, content):
+    root, sums = data
+    (sums / "ml-100k.sha256").write_text(content)
+
+    status, out, err = run(capsys, "ml-100k", "--root", str(root), "--checksums", str(sums))
+
+    assert status == 1 and "verified" not in out
+    assert "ml-100k.sha256: no checksum entries" in err and "Traceback" not in err
+
+
+def test_one_empty_checksum_file_is_refused_even_beside_a_good_one(data, capsys):
+    root, sums = data
+    (sums / "ml-1m.git-sha1").write_text("# ratings.dat's digest was here\n")
+
+    status, out, err = run(capsys, "--root", str(root), "--checksums", str(sums))
+
+    assert status == 1 and "ml-1m.git-sha1: no checksum entries" in err
+
+
 def test_dataset_without_checksums_is_an_error(data, capsys):
     root, sums = data
     (sums / "ml-100k.sha256").unlink()

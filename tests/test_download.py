@@ -3,11 +3,14 @@
 import dataclasses
 import hashlib
 import io
+import os
+import random
 import socket
 import subprocess
 import sys
 import tarfile
 import threading
+import time
 import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -16,6 +19,7 @@ import pytest
 
 from minigrad.datasets import download as dl
 from minigrad.datasets.__main__ import main
+from minigrad.datasets.checksums import CHECKSUMS_ENV, listing_digest, tree_listing
 from minigrad.datasets.paths import DatasetError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -100,7 +104,8 @@ def tree(root):
 # ---------------------------------------------------------------- local server
 
 class _Handler(BaseHTTPRequestHandler):
-    """Serves ``server.files``; announces ``server.extra[name]`` more bytes than it sends."""
+    """Serves ``server.files``; announces ``server.extra[name]`` more bytes than it sends;
+    for a name in ``server.stall``, sends half the body once and hangs until ``release``."""
 
     def do_GET(self):
         self.server.requests.append(self.path)
@@ -112,6 +117,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Length", str(len(body) + self.server.extra.get(path.name, 0)))
         self.end_headers()
+        if self.server.stall.pop(path.name, False):  # half the body, then hang (once)
+            self.wfile.write(body[: len(body) // 2])
+            self.wfile.flush()
+            self.server.release.wait(timeout=30)
+            return
         self.wfile.write(body)  # HTTP/1.0: the connection closes after this
 
     def log_message(self, *args):
@@ -141,6 +151,7 @@ def server(tmp_path):
     files.mkdir()
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     httpd.files, httpd.extra, httpd.requests = files, {}, []
+    httpd.stall, httpd.release = {}, threading.Event()
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
                               daemon=True)
     thread.start()
@@ -148,6 +159,7 @@ def server(tmp_path):
     try:
         yield httpd
     finally:
+        httpd.release.set()
         httpd.shutdown()
         httpd.server_close()
         thread.join(timeout=5)
@@ -221,22 +233,108 @@ def test_progress_line_goes_to_stderr(server, root, monkeypatch, capsys):
     assert "%" not in captured.out
 
 
-def test_present_dataset_is_skipped_unless_forced(server, root, monkeypatch, capsys):
+def write_checksums(sums, root, name):
+    """Checksum files in ``sums`` for what is now under ``root/name`` (as the lead commits)."""
+    sums.mkdir(exist_ok=True)
+    folder = Path(root) / name
+    if name == "enron-spam":
+        lines = [f"{listing_digest(tree_listing(box))}  {len(tree_listing(box))}  {box.name}/\n"
+                 for box in sorted(folder.iterdir())]
+        (sums / f"{name}.tree-sha256").write_text("".join(lines))
+    else:
+        lines = [f"{sha256_of(p)}  {p.name}\n" for p in sorted(folder.iterdir())]
+        (sums / f"{name}.sha256").write_text("".join(lines))
+    return sums
+
+
+def test_present_dataset_is_verified_then_skipped_unless_forced(server, root, monkeypatch,
+                                                                capsys, tmp_path):
     path = make_zip(server.files / "ml-100k.zip", ml100k_members())
     register(monkeypatch, "ml-100k", [path])
     dl.download("ml-100k", root, base_url=server.url)
-    (root / "ml-100k/u.data").write_text("edited\n")
+    monkeypatch.setenv(CHECKSUMS_ENV, str(write_checksums(tmp_path / "sums", root, "ml-100k")))
     capsys.readouterr()
 
     dl.download("ml-100k", root, base_url=server.url)
-    assert "skipping" in capsys.readouterr().out
+    assert "matches ml-100k.sha256 (7 OK); skipping" in capsys.readouterr().out
     assert len(server.requests) == 1
-    assert (root / "ml-100k/u.data").read_text() == "edited\n"
+
+    (root / "ml-100k/u.data").write_text("edited\n")
+    with pytest.raises(DatasetError, match=r"ml-100k exists but does not match ml-100k\.sha256: 1 "
+                                           r"MISMATCH: MISMATCH ml-100k/u\.data: SHA-256 .*force"):
+        dl.download("ml-100k", root, base_url=server.url)
+    assert len(server.requests) == 1
+    assert (root / "ml-100k/u.data").read_text() == "edited\n"  # the user's file is kept
 
     dl.download("ml-100k", root, base_url=server.url, force=True)
     assert len(server.requests) == 2
     assert (root / "ml-100k/u.data").read_text() == "fake u.data\n"
     assert tree(root) == ["ml-100k"] + [f"ml-100k/{f}" for f in sorted(ML100K_FILES)]
+
+
+def test_present_folder_of_junk_is_not_taken_for_the_dataset(server, root, capsys):
+    # The review's case: the expected names, junk inside; checked against data/checksums.
+    write_members(root, ml100k_members())
+    (root / "ml-100k" / "u.data").write_bytes(b"")
+
+    with pytest.raises(DatasetError) as err:
+        dl.download("ml-100k", root, base_url=server.url)
+
+    message = str(err.value)
+    assert "ml-100k exists but does not match ml-100k.sha256" in message
+    # Mismatches are named first (the files the official archive has come after).
+    assert ("does not match ml-100k.sha256: 7 MISMATCH, 16 MISSING: MISMATCH ml-100k/README: "
+            "SHA-256 ") in message
+    assert "--force" in message and server.requests == []
+    assert "skipping" not in capsys.readouterr().out
+
+
+def test_present_enron_box_that_differs_from_the_reference_copy_but_passes_its_summary(
+        server, root, capsys, monkeypatch):
+    # The committed folder digests describe the course's reference copy; a box that still
+    # holds exactly what its Summary.txt states passes, as a fresh download would.
+    monkeypatch.setitem(dl.REGISTRY, "enron-spam", dl.REGISTRY["enron-spam"][:1])
+    write_members(root / "enron-spam", enron_members(1))
+
+    dl.download("enron-spam", root, base_url=server.url)
+
+    out = capsys.readouterr().out
+    assert "enron-spam/enron1: already in" in out
+    assert "differs from enron-spam.tree-sha256 (1 MISMATCH: MISMATCH enron-spam/enron1/" in out
+    assert "passes the check a fresh download must pass" in out and "keeping it" in out
+    assert server.requests == []
+
+
+def test_present_enron_box_with_wrong_counts_is_an_error(server, root):
+    write_members(root / "enron-spam", enron_members(1, spam=2, said_spam=5))
+
+    with pytest.raises(DatasetError, match=r"enron1 exists but does not match "
+                                           r"enron-spam\.tree-sha256: 1 MISMATCH: MISMATCH "
+                                           r"enron-spam/enron1/: 6 files, expected 5173"):
+        dl.download("enron-spam", root, base_url=server.url)
+    assert server.requests == []
+
+
+def test_present_dataset_without_checksums_says_it_is_not_verified(server, root, tmp_path,
+                                                                   monkeypatch, capsys):
+    write_members(root, ml100k_members())
+    (tmp_path / "sums").mkdir()
+    monkeypatch.setenv(CHECKSUMS_ENV, str(tmp_path / "sums"))
+
+    dl.download("ml-100k", root, base_url=server.url)
+
+    out = capsys.readouterr().out
+    assert "ml-100k: already in" in out and "NOT verified (no checksums for 'ml-100k'" in out
+
+
+def write_members(root, members):
+    for name, data in members.items():
+        path = Path(root) / name
+        if name.endswith("/"):
+            path.mkdir(parents=True, exist_ok=True)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
 
 
 def test_incomplete_present_dataset_is_not_overwritten_without_force(server, root):
@@ -248,6 +346,100 @@ def test_incomplete_present_dataset_is_not_overwritten_without_force(server, roo
 
     assert server.requests == []
     assert tree(root) == ["ml-1m", "ml-1m/users.dat"]
+
+
+# ---------------------------------------------------------------- leftovers of killed runs
+
+posix_only = pytest.mark.skipif(os.name == "nt", reason="asks POSIX whether a process runs")
+
+
+def _dead_pid():
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True, timeout=60)
+    return int(done.stdout)
+
+
+def _parts(root):
+    return sorted(p.name for p in (root / "ml-100k").parent.glob(".ml-100k.zip.*.part"))
+
+
+@posix_only
+def test_killed_download_leaves_a_part_file_that_the_next_run_removes(server, root,
+                                                                       monkeypatch, capsys):
+    path = make_zip(server.files / "ml-100k.zip", ml100k_members() | {
+        "ml-100k/u.data": random.Random(0).randbytes(1 << 20)})  # half of it: 8 chunks
+    server.stall["ml-100k.zip"] = True
+    code = (f"from minigrad.datasets import download as dl; "
+            f"dl.download('ml-100k', {str(root)!r}, base_url={server.url!r})")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    child = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if any(p.stat().st_size for p in root.glob(".ml-100k.zip.*.part")):
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail("the child never started writing its .part file")
+    finally:
+        child.kill()  # SIGKILL: no finally clause runs in the child
+        child.wait(timeout=30)
+    (left,) = _parts(root)
+    assert left.startswith(f".ml-100k.zip.{child.pid}-")
+
+    register(monkeypatch, "ml-100k", [path])
+    dl.download("ml-100k", root, base_url=server.url)
+
+    out = capsys.readouterr().out
+    assert (f"ml-100k: removed {left}, left by an interrupted download (process {child.pid} "
+            f"is gone)") in out
+    assert tree(root) == ["ml-100k"] + [f"ml-100k/{f}" for f in sorted(ML100K_FILES)]
+
+
+@posix_only
+def test_leftovers_of_a_running_download_are_kept_and_old_ones_removed(server, root,
+                                                                        monkeypatch):
+    register(monkeypatch, "ml-100k", [make_zip(server.files / "ml-100k.zip", ml100k_members())])
+    root.mkdir()
+    running = root / f".ml-100k.zip.{os.getpid()}-abc123.part"  # this process: it runs
+    fresh_legacy = root / ".ml-100k.zip.k2j4_x9q.part"  # an older version's name, no pid
+    old_legacy = root / ".ml-100k.q1w2e3r4.tmp"
+    dead = root / f".ml-100k.{_dead_pid()}-zz99.tmp"
+    unrelated = root / ".ml-1m.zip.1-abc.part"
+    for p in (running, fresh_legacy, unrelated):
+        p.write_bytes(b"partial")
+    for p in (old_legacy, dead):
+        (p / "ml-100k").mkdir(parents=True)
+    two_hours_ago = time.time() - 2 * 3600
+    os.utime(old_legacy, (two_hours_ago, two_hours_ago))
+
+    dl.download("ml-100k", root, base_url=server.url)
+
+    assert running.exists() and fresh_legacy.exists() and unrelated.exists()
+    assert not old_legacy.exists() and not dead.exists()
+    assert (root / "ml-100k" / "u.data").is_file()
+
+
+@posix_only
+def test_copy_moved_aside_by_a_killed_force_run_is_put_back(server, root, tmp_path,
+                                                            monkeypatch, capsys):
+    register(monkeypatch, "ml-100k", [make_zip(server.files / "ml-100k.zip", ml100k_members())])
+    dl.download("ml-100k", root, base_url=server.url)
+    monkeypatch.setenv(CHECKSUMS_ENV, str(write_checksums(tmp_path / "sums", root, "ml-100k")))
+    aside = root / f".ml-100k.{_dead_pid()}-old1.old"  # killed between the two renames
+    aside.mkdir()
+    os.replace(root / "ml-100k", aside / "ml-100k")
+    server.requests.clear()
+    capsys.readouterr()
+
+    dl.download("ml-100k", root, base_url=server.url)
+
+    out = capsys.readouterr().out
+    assert f"ml-100k: put back the previous copy from {aside.name}" in out
+    assert "matches ml-100k.sha256 (7 OK); skipping" in out
+    assert server.requests == []
+    assert tree(root) == ["ml-100k"] + [f"ml-100k/{f}" for f in sorted(ML100K_FILES)]
 
 
 # ---------------------------------------------------------------- failures leave nothing
@@ -409,9 +601,10 @@ def _serve_both(server, monkeypatch):
 
 
 def test_prepare_fetches_what_is_missing_and_skips_what_is_there(server, root, monkeypatch,
-                                                                  capsys):
+                                                                  capsys, tmp_path):
     _serve_both(server, monkeypatch)
     dl.download("ml-100k", root, base_url=server.url)
+    monkeypatch.setenv(CHECKSUMS_ENV, str(write_checksums(tmp_path / "sums", root, "ml-100k")))
     server.requests.clear()
 
     status = main(["prepare", "--root", str(root), "--base-url", server.url])

@@ -254,6 +254,66 @@ def test_small_shortfall_is_a_note_like_enron4(tmp_path, kind):
     assert SHORTFALL_TOLERANCE == 0.01
 
 
+def _hundred_spam(**replace):
+    spam = {f"{i:04d}.2004-01-01.GP.spam.txt": b"Subject: buy\n" for i in range(2, 102)}
+    spam.update(replace)
+    return mailbox_files("enron4", ham={"0001.2001-01-01.w.ham.txt": b"hello\n"}, spam=spam,
+                         summary={"ham": 1, "spam": 100})
+
+
+@pytest.mark.parametrize("kind", ["folder", "archive"])
+def test_empty_email_is_kept_and_named_in_a_note(tmp_path, kind):
+    files = _hundred_spam(**{"0042.2004-01-01.GP.spam.txt": b""})
+    if kind == "folder":
+        write_folder(tmp_path, files)
+    else:
+        write_archive(tmp_path, "enron4", files)
+    corpus = load_enron_spam(tmp_path, folders=("enron4",))
+    assert len(corpus) == 101 and corpus.texts[corpus.files.index(
+        "enron4/spam/0042.2004-01-01.GP.spam.txt")] == ""
+    assert corpus.notes == ["enron4/spam: 100 files, Summary.txt says 100 (1 empty: "
+                            "enron4/spam/0042.2004-01-01.GP.spam.txt); the empty ones are "
+                            "kept as empty texts"]
+
+
+def test_empty_emails_and_missing_ones_beyond_tolerance_are_an_error(tmp_path):
+    # 1 missing + 1 white-space-only = 2 lost of 100 stated: more than 1%.
+    files = _hundred_spam(**{"0042.2004-01-01.GP.spam.txt": b" \r\n"})
+    del files["enron4/spam/0043.2004-01-01.GP.spam.txt"]
+    write_folder(tmp_path, files)
+    with pytest.raises(DatasetError, match=r"enron4/spam: 99 files, Summary.txt says 100 "
+                                           r"\(1 missing; 1 empty: enron4/spam/0042\.2004-01-01"
+                                           r"\.GP\.spam\.txt, more than the 1% tolerated"):
+        load_enron_spam(tmp_path, folders=("enron4",))
+
+
+@pytest.mark.parametrize("kind", ["folder", "archive"])
+def test_email_named_as_the_other_class_is_an_error(tmp_path, kind):
+    ham = {"0001.1999-12-10.farmer.ham.txt": b"hi\n", "0004.2004-01-01.GP.spam.txt": b"buy\n"}
+    files = mailbox_files("enron1", ham=ham)
+    if kind == "folder":
+        write_folder(tmp_path, files)
+    else:
+        write_archive(tmp_path, "enron1", files)
+    with pytest.raises(DatasetError, match=r"enron1/ham/ \(in .*\): 1 file\(s\) named as spam "
+                                           r".*enron1/ham/0004\.2004-01-01\.GP\.spam\.txt"):
+        load_enron_spam(tmp_path, folders=("enron1",))
+
+
+def test_names_without_a_class_tag_are_not_checked(tmp_path):
+    write_folder(tmp_path, mailbox_files("enron1", ham={"a.txt": b"hi\n"},
+                                         spam={"0002.x.spam.txt": b"buy\n"}))
+    assert load_enron_spam(tmp_path, folders=("enron1",)).labels.tolist() == [0, 1]
+
+
+@needs_enron
+def test_real_corpus_has_no_empty_or_misnamed_emails():
+    corpus = load_enron_spam(ENRON_ROOT)
+    assert not any("empty" in note for note in corpus.notes)
+    assert sum(not t.strip() for t in corpus.texts) == 0
+    assert all(f.split("/")[1] == f[:-len(".txt")].rsplit(".", 1)[-1] for f in corpus.files)
+
+
 def test_env_variable_points_at_the_data(two_mailboxes, monkeypatch):
     monkeypatch.setenv("MINIGRAD_DATA", str(two_mailboxes))
     assert len(load_enron_spam(folders=("enron1", "enron2"))) == 5

@@ -257,6 +257,79 @@ def test_unknown_name_and_missing_folder(tmp_path):
         load_movielens("ml-100k", tmp_path)
 
 
+U_INFO = b"2 users\n3 items\n3 ratings\n"
+ML1M_README = (b"These files contain 3 anonymous ratings of approximately 3,900 movies \n"
+               b"made by 2 MovieLens users who joined MovieLens in 2000.\n")
+
+
+def test_ml100k_counts_match_u_info_or_name_both_files(tmp_path):
+    root = write(tmp_path / "a", "ml-100k", u_info=U_INFO)
+    assert load_movielens("ml-100k", root).notes == []
+    # A truncated u.data: two of three ratings.
+    root = write(tmp_path / "b", "ml-100k", u_info=U_INFO,
+                 u_data=TINY_100K["u.data"].rsplit(b"\n", 2)[0] + b"\n")
+    with pytest.raises(DatasetError, match=r"ml-100k/u\.data: 2 ratings, but \S*u\.info says "
+                                           r"3 ratings"):
+        load_movielens("ml-100k", root)
+    root = write(tmp_path / "c", "ml-100k", u_info=b"3 users\n3 items\n3 ratings\n")
+    with pytest.raises(DatasetError, match=r"u\.user: 2 users, but \S*u\.info says 3 users"):
+        _load_side("ml-100k", root)
+    root = write(tmp_path / "d", "ml-100k", u_info=b"2 users\n4 items\n3 ratings\n")
+    with pytest.raises(DatasetError, match=r"u\.item: 3 items, but \S*u\.info says 4 items"):
+        load_movielens("ml-100k", root)
+
+
+@pytest.mark.parametrize("content, words", [
+    (b"2 users\n3 items\n", r"u\.info: no '<count> ratings' line"),
+    (b"2 users\n3 things\n3 ratings\n", r"u\.info, line 2: expected '<count> users'"),
+    (b"2 users\n2 users\n3 items\n3 ratings\n", r"u\.info, line 2: .* found a repeated"),
+])
+def test_unreadable_u_info_names_file_and_line(tmp_path, content, words):
+    with pytest.raises(DatasetError, match=words):
+        load_movielens("ml-100k", write(tmp_path, "ml-100k", u_info=content))
+
+
+def test_missing_metadata_is_a_note(tmp_path):
+    ml = load_movielens("ml-100k", write(tmp_path / "a", "ml-100k"))
+    assert ml.notes == [f"ml-100k: no u.info in {tmp_path / 'a' / 'ml-100k'}, so the numbers "
+                        f"of users, items and ratings were not checked against it"]
+    ml = load_movielens("ml-1m", write(tmp_path / "b", "ml-1m"))
+    assert len(ml.notes) == 1 and "no README" in ml.notes[0]
+    ml = load_movielens("ml-1m", write(tmp_path / "c", "ml-1m", README=b"MovieLens 1M\n"))
+    assert len(ml.notes) == 1 and "does not state the number of ratings" in ml.notes[0]
+
+
+def test_ml1m_counts_match_its_readme(tmp_path):
+    assert load_movielens("ml-1m", write(tmp_path / "a", "ml-1m", README=ML1M_README)).notes == []
+    root = write(tmp_path / "b", "ml-1m", README=ML1M_README.replace(b" 3 anon", b" 1,000 anon"))
+    with pytest.raises(DatasetError, match=r"ratings\.dat: 3 ratings, but \S*README says 1,000"):
+        load_movielens("ml-1m", root)
+    root = write(tmp_path / "c", "ml-1m", README=ML1M_README.replace(b"by 2 ", b"by 6,040 "))
+    with pytest.raises(DatasetError, match=r"users\.dat: 2 users, but \S*README says 6,040"):
+        _load_side("ml-1m", root)
+
+
+@needs_data
+def test_real_metadata_agrees_with_the_files():
+    need("ml-100k/u.info", "ml-1m/README", "ml-1m/users.dat", "ml-1m/movies.dat")
+    assert load_movielens("ml-100k", DATA).notes == []
+    assert len(_load_side("ml-1m", DATA)[0]) == 6_040  # README: "made by 6,040 MovieLens users"
+
+
+@needs_data
+def test_real_u_data_truncated_to_half_is_an_error(tmp_path):
+    need("ml-100k/u.data", "ml-100k/u.info")
+    folder = tmp_path / "ml-100k"
+    folder.mkdir()
+    for name in ("u.info", "u.item", "u.user", "u.genre"):
+        (folder / name).write_bytes((DATA / "ml-100k" / name).read_bytes())
+    lines = (DATA / "ml-100k" / "u.data").read_bytes().splitlines(keepends=True)
+    (folder / "u.data").write_bytes(b"".join(lines[:50_000]))
+    with pytest.raises(DatasetError, match=r"u\.data: 50,000 ratings, but \S*u\.info says "
+                                           r"100,000 ratings"):
+        load_movielens("ml-100k", tmp_path)
+
+
 def test_empty_file(tmp_path):
     with pytest.raises(DatasetError, match=r"u\.data: the file is empty"):
         load_movielens("ml-100k", write(tmp_path, "ml-100k", u_data=b"\n"))

@@ -192,7 +192,8 @@ def verify(name, root=None, *, checksums=None):
     ``$MINIGRAD_CHECKSUMS``, else ``<repo>/data/checksums``. Files listed in
     ``<name>.sha256`` and folders in ``<name>.tree-sha256`` must be present; files in
     ``<name>.git-sha1`` are checked when present and reported 'ABSENT' (tolerated) when not.
-    A dataset folder that does not exist gives a single 'MISSING' check.
+    A dataset folder that does not exist gives a single 'MISSING' check. A checksum file
+    with no entries (empty, or only comments) is a DatasetError: it would verify anything.
     """
     root = data_root(root)
     if root == SYNTHETIC:
@@ -202,9 +203,15 @@ def verify(name, root=None, *, checksums=None):
     folder = Path(root) / name
     if not folder.is_dir():
         return [Check("MISSING", f"{name}/", f"folder not found in {root}")]
+    listed = {kind: _parse_checksums(path, kind) for kind, path in files.items()}
+    for kind, entries in listed.items():
+        if not entries:  # else a blanked checksum file would vouch for anything
+            raise DatasetError(f"{files[kind]}: no checksum entries (the file is empty or holds "
+                               f"only comments and blank lines); expected at least one line "
+                               f"for {name}. Restore it from git or remove it")
     checks = []
-    for kind, path in files.items():
-        for expected, rel, count in _parse_checksums(path, kind):
+    for kind, entries in listed.items():
+        for expected, rel, count in entries:
             shown = f"{name}/{rel}"
             if kind == ".tree-sha256":
                 checks.append(_check_tree(folder, name, rel, expected, count))

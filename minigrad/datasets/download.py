@@ -5,8 +5,13 @@
 Each archive is streamed to a temporary file next to its destination, checked
 (size and SHA-256 where the publisher's are known, the archive's own counts
 otherwise) *before* it is unpacked, unpacked into a temporary folder, and only
-then renamed into place. A failure at any step leaves nothing behind. Checking files
-already in place against the committed digests is ``checksums.verify``.
+then renamed into place. A failure at any step leaves nothing behind; a run that
+was killed (no chance to clean up) leaves hidden ``.<archive>.<pid>-*.part`` /
+``.tmp`` / ``.old`` entries, which the next run removes once that process is gone
+(an ``.old`` folder is the previous copy of a ``--force`` run: it is put back if the
+new one never arrived). A dataset already in place is not trusted by its file names:
+it is checked against the committed digests (``checksums.verify``) before it is
+skipped.
 """
 
 import hashlib
@@ -16,6 +21,7 @@ import shutil
 import sys
 import tarfile
 import tempfile
+import time
 import urllib.error
 import urllib.request
 import zipfile
@@ -24,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from . import checksums as _checksums
 from .paths import SYNTHETIC, DatasetError, data_root
 
 __all__ = ["Archive", "REGISTRY", "BASE_URL_ENV", "download", "archive_url", "fetch",
@@ -35,6 +42,9 @@ instead of its publisher (a mirror, or a local server in the tests)."""
 
 CHUNK_SIZE = 1 << 16
 TIMEOUT = 60  # seconds without a byte from the server before we give up
+STALE_AFTER = 3600
+"""Seconds after which a temporary entry whose process cannot be asked about (Windows, or
+a name written by an older version without the process id) is taken as abandoned."""
 
 MOVIELENS_NOTE = ("MovieLens licence: the data may not be redistributed without GroupLens' "
                   "permission. Never commit it (data/ is git-ignored) and do not share it.")
@@ -242,10 +252,14 @@ def _install(archive, root, *, force, base_url, progress):
     ok = False
     try:
         parent.mkdir(parents=True, exist_ok=True)
-        fd, part = tempfile.mkstemp(prefix=f".{archive.filename}.", suffix=".part", dir=parent)
+        # The process id in each temporary name lets a later run tell a killed run's
+        # leftovers from a download still under way (see _clean_stale).
+        pid = os.getpid()
+        fd, part = tempfile.mkstemp(prefix=f".{archive.filename}.{pid}-", suffix=".part",
+                                    dir=parent)
         os.close(fd)
         fetch(url, part, size=archive.size, sha256=archive.sha256, progress=progress)
-        unpacked = tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=parent)
+        unpacked = tempfile.mkdtemp(prefix=f".{dest.name}.{pid}-", suffix=".tmp", dir=parent)
         safe_extract(part, unpacked, source=url)
         top = Path(unpacked) / archive.top
         if not top.is_dir():
@@ -259,7 +273,7 @@ def _install(archive, root, *, force, base_url, progress):
         if archive.validate is not None:
             archive.validate(archive, top)
         if dest.exists():  # only with force: keep the old copy until the new one is in place
-            backup = tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".old", dir=parent)
+            backup = tempfile.mkdtemp(prefix=f".{dest.name}.{pid}-", suffix=".old", dir=parent)
             os.replace(dest, Path(backup) / dest.name)
         try:
             os.replace(top, dest)
@@ -286,12 +300,128 @@ def _install(archive, root, *, force, base_url, progress):
     return dest
 
 
-def download(name, root=None, *, force=False, base_url=None, progress=None):
+def _alive(pid):
+    """True/False whether process ``pid`` runs; None when it cannot be asked (no pid, Windows)."""
+    if pid is None or os.name == "nt":  # os.kill(pid, 0) would send CTRL_C_EVENT on Windows
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # PermissionError: it exists, under another user
+        return True
+    return True
+
+
+def _clean_stale(archive, dest):
+    """Remove what killed runs left of ``archive`` beside ``dest``; the lines saying so.
+
+    Entries of a process that still runs (another download under way) are left alone. A
+    stale ``.old`` folder holds the copy a ``--force`` run moved aside: it is put back when
+    ``dest`` is missing (the run died before the new copy was in place).
+    """
+    parent = dest.parent
+    if not parent.is_dir():
+        return []
+    names = {"part": re.escape(archive.filename), "tmp": re.escape(dest.name),
+             "old": re.escape(dest.name)}
+    said = []
+    for entry in sorted(parent.iterdir()):
+        for kind, base in names.items():
+            match = re.fullmatch(rf"\.{base}\.(?:(\d+)-)?[A-Za-z0-9_]+\.{kind}", entry.name)
+            if match:
+                break
+        else:
+            continue
+        pid = int(match.group(1)) if match.group(1) else None
+        alive = _alive(pid)
+        try:
+            age = time.time() - entry.lstat().st_mtime
+        except FileNotFoundError:  # its own run just removed it
+            continue
+        if alive or (alive is None and age < STALE_AFTER):
+            continue
+        why = (f"process {pid} is gone" if alive is False
+               else f"untouched for {age / 3600:.1f} h")
+        try:
+            line = (f"{archive.dest}: removed {entry.name}, left by an interrupted download "
+                    f"({why})")
+            if kind == "old" and not dest.exists() and (entry / dest.name).is_dir():
+                os.replace(entry / dest.name, dest)
+                line = (f"{archive.dest}: put back the previous copy from {entry.name}, left "
+                        f"by an interrupted --force download ({why})")
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink(missing_ok=True)
+        except OSError as e:  # not ours to force: say so and go on
+            line = (f"{archive.dest}: could not remove {entry} ({type(e).__name__}: {e}), left "
+                    f"by an interrupted download ({why}); remove it by hand")
+        said.append(line)
+    return said
+
+
+def _checks_for(name, root, checksums):
+    """(``checksums.verify`` results for dataset ``name``, the files read), or (None, why not)."""
+    try:
+        files = _checksums.checksum_files(name, checksums)
+    except DatasetError as e:
+        return None, str(e)
+    return _checksums.verify(name, root, checksums=checksums), [p.name for p in files.values()]
+
+
+def _check_present(archive, dest, checks, against):
+    """The line to print for ``dest`` already in place, or a DatasetError saying what differs.
+
+    ``checks``: ``checksums.verify`` results for the dataset (None: no checksum files; then
+    ``against`` says why). Passing means: every committed entry under ``dest`` is OK (or
+    ABSENT, which verify tolerates). An archive without a publisher's digest (Enron-Spam)
+    is also accepted when the folder passes the check a fresh download must pass, since
+    the committed folder digests describe one reference copy, not the publisher's archive.
+    """
+    missing = _missing(dest, archive.expect)
+    if missing:
+        raise DatasetError(f"{dest} exists but is incomplete (missing "
+                           f"{', '.join(missing)}); re-run with --force to replace it")
+    if checks is None:
+        return (f"{archive.dest}: already in {dest}, NOT verified ({against}); skipping "
+                f"(--force to download again)")
+    mine = [c for c in checks if c.path.startswith(f"{archive.dest}/")]
+    if not mine:
+        return (f"{archive.dest}: already in {dest}, NOT verified ({', '.join(against)} "
+                f"list nothing under {archive.dest}/); skipping (--force to download again)")
+    bad = sorted((c for c in mine if c.failed), key=lambda c: c.status != "MISMATCH")
+    ok = sum(c.status == "OK" for c in mine)
+    if not bad:
+        detail = f": {mine[0].detail}" if len(mine) == 1 and mine[0].detail else ""
+        return (f"{archive.dest}: already in {dest}, matches {', '.join(against)} "
+                f"({ok} OK{detail}); skipping (--force to download again)")
+    tally = ", ".join(f"{n} {s}" for s in ("MISMATCH", "MISSING")
+                      if (n := sum(c.status == s for c in bad)))
+    found = f"{tally}: " + "; ".join(f"{c.status} {c.path}{': ' + c.detail if c.detail else ''}"
+                                     for c in bad[:3]) + ("; ..." if len(bad) > 3 else "")
+    if archive.sha256 is None and archive.validate is not None:
+        try:
+            archive.validate(archive, dest)
+        except (DatasetError, OSError):  # OSError: e.g. ham/ is a file, not a folder
+            pass
+        else:
+            return (f"{archive.dest}: already in {dest}; it differs from {', '.join(against)} "
+                    f"({found}) but passes the check a fresh download must pass (its "
+                    f"Summary.txt counts); keeping it (--force to download again)")
+    raise DatasetError(f"{dest} exists but does not match {', '.join(against)}: {found}. "
+                       f"Re-run with --force to replace it with a fresh download")
+
+
+def download(name, root=None, *, force=False, base_url=None, progress=None, checksums=None):
     """Download dataset ``name`` (a key of REGISTRY) into the data root; return its folder.
 
     ``root`` defaults to ``$MINIGRAD_DATA``, else ``<repo>/data``. Archives already in place
-    are skipped unless ``force``. ``base_url`` (or ``$MINIGRAD_DOWNLOAD_BASE_URL``) replaces
-    the publisher's address. ``progress`` defaults to on when stderr is a terminal.
+    are checked against the committed digests (``checksums``: as in ``checksums.verify``)
+    and skipped if they match, else a DatasetError says what differs; ``force`` downloads
+    again regardless. Leftovers of killed runs are removed first. ``base_url`` (or
+    ``$MINIGRAD_DOWNLOAD_BASE_URL``) replaces the publisher's address. ``progress``
+    defaults to on when stderr is a terminal.
     """
     if name not in REGISTRY:
         raise DatasetError(f"unknown dataset {name!r}: choose from {', '.join(REGISTRY)}")
@@ -306,14 +436,15 @@ def download(name, root=None, *, force=False, base_url=None, progress=None):
     if progress is None:
         progress = sys.stderr.isatty()
     fetched = 0
+    checked = None  # verify's results, computed once for all archives of the dataset
     for archive in REGISTRY[name]:
         dest = root / archive.dest
+        for line in _clean_stale(archive, dest):
+            print(line)
         if dest.exists() and not force:
-            missing = _missing(dest, archive.expect)
-            if missing:
-                raise DatasetError(f"{dest} exists but is incomplete (missing "
-                                   f"{', '.join(missing)}); re-run with --force to replace it")
-            print(f"{archive.dest}: already in {dest}, skipping (--force to download again)")
+            if checked is None:
+                checked = _checks_for(name, root, checksums)
+            print(_check_present(archive, dest, *checked))
             continue
         print(f"{archive.dest}: downloading {archive_url(archive, base_url)}")
         _install(archive, root, force=force, base_url=base_url, progress=progress)

@@ -61,9 +61,13 @@ def load_enron_spam(root=None, folders=FOLDERS, encoding_fallback="latin-1"):
     ``SHORTFALL_TOLERANCE`` (1%) of the stated count; such a shortfall is recorded
     in ``notes`` (our enron4/spam has 4499 of 4500). A larger shortfall, an empty
     or absent ham/ or spam/, *more* emails than stated, or a missing Summary.txt
-    is a DatasetError naming the folder and both counts. Why: a copy that lost an
-    email or two still teaches the same lesson, while a bigger gap means a
-    truncated download and extra files mean something foreign mixed in.
+    is a DatasetError naming the folder and both counts. An empty email (0 bytes or
+    only white space; the published corpus has none) counts as lost under the same
+    tolerance, is kept as an empty text and is named in ``notes``. An email named as
+    the other class ('....spam.txt' in ham/) is a DatasetError naming it. Why: a copy
+    that lost an email or two still teaches the same lesson, while a bigger gap means
+    a truncated download, extra files mean something foreign mixed in, and a name
+    that contradicts its folder means a wrong label.
     ``source`` is 'folders', 'archives', or 'folders+archives' when both were read.
     """
     root = paths.data_root(root)
@@ -219,28 +223,66 @@ def _parse_summary(summary, where):
 
 
 def _check_counts(folder, path, summary, members):
-    """Notes on tolerated shortfalls; DatasetError for anything else that disagrees."""
+    """Notes on tolerated shortfalls and empty emails; DatasetError for anything else amiss.
+
+    An email whose name says the other class (``....spam.txt`` in ham/) is an error: its
+    label would be wrong. An empty email (no bytes, or only white space) counts as lost.
+    """
     if summary is None:
         raise DatasetError(f"{folder}: Summary.txt is missing in {path}; it states the "
                            f"ham/spam counts this loader checks. Get a fresh copy with "
                            f"`{paths.DOWNLOAD_HINT.format(name=NAME)}`.")
+    _check_names(folder, path, members)
     expected = _parse_summary(summary, f"{folder}/Summary.txt in {path}")
     notes = []
     for cls in CLASSES:
         found, stated = len(members[cls]), expected[cls]
         short = stated - found
-        if short == 0:
+        empty = [name for name, data in members[cls] if not data.strip()]
+        if short == 0 and not empty:
             continue
         head = f"{folder}/{cls}: {found} files, Summary.txt says {stated}"
         if found == 0:
             raise DatasetError(f"{head}: the folder has no emails (in {path})")
         if short < 0:
             raise DatasetError(f"{head} ({-short} more than stated; in {path})")
-        if short > SHORTFALL_TOLERANCE * stated:
-            raise DatasetError(f"{head} ({short} missing, more than the "
-                               f"{SHORTFALL_TOLERANCE:.0%} tolerated; in {path})")
-        notes.append(f"{head} ({short} missing{_gaps(members, expected)})")
+        lost = f"{short} missing" if short else ""
+        if empty:
+            lost += ("; " if lost else "") + (f"{len(empty)} empty: "
+                                              f"{_name_some(folder, cls, empty)}")
+        if short + len(empty) > SHORTFALL_TOLERANCE * stated:
+            raise DatasetError(f"{head} ({lost}, more than the {SHORTFALL_TOLERANCE:.0%} "
+                               f"tolerated; in {path})")
+        gaps = _gaps(members, expected) if short else ""
+        kept = "; the empty ones are kept as empty texts" if empty else ""
+        notes.append(f"{head} ({lost}{gaps}){kept}")
     return notes
+
+
+_MAX_NAMED = 3
+
+
+def _name_some(folder, cls, names):
+    more = f" and {len(names) - _MAX_NAMED} more" if len(names) > _MAX_NAMED else ""
+    return ", ".join(f"{folder}/{cls}/{n}" for n in names[:_MAX_NAMED]) + more
+
+
+def _check_names(folder, path, members):
+    """DatasetError for an email named as the other class (Enron-Spam: NNNN.date.owner.CLS.txt).
+
+    Names without a class tag before '.txt' are not checked.
+    """
+    for cls in CLASSES:
+        wrong = [name for name, _ in members[cls]
+                 if name[:-len(".txt")].rsplit(".", 1)[-1] in CLASSES
+                 and name[:-len(".txt")].rsplit(".", 1)[-1] != cls]
+        if wrong:
+            other = CLASSES[1 - CLASSES.index(cls)]
+            raise DatasetError(f"{folder}/{cls}/ (in {path}): {len(wrong)} file(s) named as "
+                               f"{other} ('NNNN.date.owner.{other}.txt'): "
+                               f"{_name_some(folder, cls, wrong)}; an email in {cls}/ would be "
+                               f"labelled {cls}, so its name and folder must agree. Get a "
+                               f"fresh copy with `{paths.DOWNLOAD_HINT.format(name=NAME)}`.")
 
 
 def _gaps(members, expected):

@@ -16,17 +16,30 @@ Files as published by GroupLens (https://grouplens.org/datasets/movielens/):
   ml-1m:   ratings.dat UserID::MovieID::Rating::Timestamp
            users.dat   UserID::Gender::Age::Occupation::Zip-code
            movies.dat  MovieID::Title::Genres  (genres separated by '|')
+
+The counts the dataset states about itself are checked too, so a truncated or foreign
+file cannot pass for the real one: ml-100k's u.info ('943 users', '1682 items',
+'100000 ratings') and ml-1m's README ('1,000,209 anonymous ratings ... made by 6,040
+MovieLens users'; its 'approximately 3,900 movies' is not exact and is not checked).
 """
 
 import csv
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .paths import SYNTHETIC, DatasetError, data_root, dataset_dir, synthetic_banner
+from .paths import (
+    DOWNLOAD_HINT,
+    SYNTHETIC,
+    DatasetError,
+    data_root,
+    dataset_dir,
+    synthetic_banner,
+)
 from .types import MovieLens
 
 __all__ = ["load_movielens", "FILES", "ML1M_AGES", "ML1M_OCCUPATIONS", "ML1M_GENRES"]
@@ -367,7 +380,11 @@ def _ml100k_side(folder):
     users = _by_id(users_t, _sorted_ids(users_t, "user id"), "user_id",
                    {"gender": f[2], "age": f[1], "occupation": f[3], "zip": f[4]})
 
-    items_t = _read_table(folder / "u.item", _u_item_spec(genre_names))
+    try:
+        items_t = _read_table(folder / "u.item", _u_item_spec(genre_names))
+    except DatasetError as e:  # the field count comes from u.genre: name it too
+        raise DatasetError(f"{e} (u.item has 5 fields and one flag per genre of "
+                           f"{folder / 'u.genre'}, which lists {len(genre_names)})") from None
     flags = items_t.frame.iloc[:, 5:].to_numpy()
     bad = (flags > 1).any(axis=1)
     if bad.any():
@@ -407,6 +424,74 @@ def _ml1m_side(folder):
     return users, items, list(ML1M_GENRES)
 
 
+# ---------------------------------------------------------------------------------------------
+# Counts the dataset states about itself
+
+_U_INFO_LINE = re.compile(rb"^\s*(\d+)\s+(users|items|ratings)\s*$")
+# ml-1m/README: "These files contain 1,000,209 anonymous ratings of approximately 3,900 movies
+# made by 6,040 MovieLens users who joined MovieLens in 2000."
+_README_COUNTS = {
+    "ratings": re.compile(r"contain\s+([\d,]+)\s+anonymous\s+ratings"),
+    "users": re.compile(r"made\s+by\s+([\d,]+)\s+MovieLens\s+users"),
+}
+_COUNTED = {"ml-100k": {"users": "u.user", "items": "u.item", "ratings": "u.data"},
+            "ml-1m": {"users": "users.dat", "ratings": "ratings.dat"}}
+
+
+def _stated_counts(name, folder):
+    """({field: count}, the file that states them, notes) from u.info or ml-1m's README.
+
+    A missing metadata file is a note, not an error: copies passed around (and the course's
+    own tiny test copies) often carry only the data files. A metadata file that is present
+    but unreadable is a DatasetError naming it and the line.
+    """
+    if name == "ml-100k":
+        path = folder / "u.info"
+        if not path.is_file():
+            return {}, path, [f"{name}: no u.info in {folder}, so the numbers of users, items "
+                              f"and ratings were not checked against it"]
+        raw = path.read_bytes().replace(b"\r\n", b"\n").rstrip(b"\n")
+        stated = {}
+        for lineno, line in enumerate(raw.split(b"\n"), start=1):
+            match = _U_INFO_LINE.match(line)
+            if match is None or match.group(2).decode() in stated:
+                what = "a repeated field" if match else "something else"
+                raise _error(path, raw, lineno, "'<count> users', '<count> items' or "
+                                                "'<count> ratings', each once", what)
+            stated[match.group(2).decode()] = int(match.group(1))
+        absent = [f for f in _COUNTED[name] if f not in stated]
+        if absent:
+            raise DatasetError(f"{path}: no '<count> {absent[0]}' line; expected one line "
+                               f"each for users, items and ratings")
+        return stated, path, []
+    path = folder / "README"
+    if not path.is_file():
+        return {}, path, [f"{name}: no README in {folder}, so the numbers of users and "
+                          f"ratings were not checked against it"]
+    text = " ".join(path.read_text(encoding="latin-1").split())
+    stated = {}
+    for what, pattern in _README_COUNTS.items():
+        match = pattern.search(text)
+        if match is None:
+            return {}, path, [f"{name}: {path} does not state the number of {what} in the "
+                              f"published words ({pattern.pattern!r}), so the counts were "
+                              f"not checked against it"]
+        stated[what] = int(match.group(1).replace(",", ""))
+    return stated, path, []
+
+
+def _check_counts(name, folder, found):
+    """Compare ``found`` ({field: count}) with what the dataset states; the notes left over."""
+    stated, source, notes = _stated_counts(name, folder)
+    for what, count in found.items():
+        if what in stated and stated[what] != count:
+            file = folder / _COUNTED[name][what]
+            raise DatasetError(f"{file}: {count:,} {what}, but {source} says {stated[what]:,} "
+                               f"{what}; the file is truncated, edited or from another copy "
+                               f"(get a fresh one with `{DOWNLOAD_HINT.format(name=name)}`)")
+    return notes
+
+
 _SIDE = {"ml-100k": _ml100k_side, "ml-1m": _ml1m_side}
 _RATINGS = {"ml-100k": ("u.data", "u.user", "u.item"),
             "ml-1m": ("ratings.dat", "users.dat", "movies.dat")}
@@ -428,7 +513,10 @@ def _load_side(name, root=None):
     if root == SYNTHETIC:
         raise DatasetError("_load_side reads real files only; use load_movielens for synthetic")
     folder = dataset_dir(root, name, FILES[name][1:])
-    return _SIDE[name](folder)
+    users, items, genre_names = _SIDE[name](folder)
+    counted = {"users": len(users), "items": len(items)}
+    _check_counts(name, folder, {k: v for k, v in counted.items() if k in _COUNTED[name]})
+    return users, items, genre_names
 
 
 def load_movielens(name="ml-100k", root=None):
@@ -448,6 +536,8 @@ def load_movielens(name="ml-100k", root=None):
 
     root: folder holding ``name/``; default ``$MINIGRAD_DATA``, else ``<repo>/data``.
     "synthetic" returns ``synthetic.synthetic_movielens(name=name)`` and prints a banner.
+    notes: what could not be checked, e.g. counts when u.info (ml-100k) or README (ml-1m)
+        is absent. Counts that disagree with those files are a DatasetError naming both.
     Raises DatasetError (a ValueError) for a missing file, or naming file and line for bad input.
     """
     _check_name(name)
@@ -462,5 +552,8 @@ def load_movielens(name="ml-100k", root=None):
     ratings_file, users_file, items_file = _RATINGS[name]
     ratings = _read_ratings(folder / ratings_file, _SPECS[ratings_file], users, items,
                             users_file, items_file)
+    counted = {"users": len(users), "items": len(items), "ratings": len(ratings)}
+    notes = _check_counts(name, folder, {k: v for k, v in counted.items()
+                                         if k in _COUNTED[name]})
     return MovieLens(name=name, ratings=ratings, users=users, items=items,
-                     genre_names=genre_names)
+                     genre_names=genre_names, notes=notes)

@@ -51,6 +51,7 @@ class MovieLens:
     users: DataFrame indexed by user_id with orig_user_id, gender, age, occupation, zip.
     items: DataFrame indexed by item_id with orig_item_id, title, genres (list of str).
     genre_names: the genre vocabulary, in the order of ``genre_matrix()``'s columns.
+    notes: what the loader could not check or tolerated (e.g. no u.info to compare counts with).
     """
 
     name: str
@@ -59,6 +60,7 @@ class MovieLens:
     items: pd.DataFrame
     genre_names: list
     synthetic: bool = False
+    notes: list = field(default_factory=list)
 
     @property
     def num_users(self):
