@@ -30,9 +30,15 @@ def assert_same(before, after, where="state"):
         for i, (a, b) in enumerate(zip(before, after, strict=True)):
             assert_same(a, b, f"{where}[{i}]")
         return
-    if hasattr(before, "__dict__") and not isinstance(before, type):
+    slots = [name for cls in type(before).__mro__ for name in getattr(cls, "__slots__", ())
+             if name not in ("__dict__", "__weakref__")]
+    if (hasattr(before, "__dict__") or slots) and not isinstance(before, type):
         assert type(before) is type(after), where
-        assert_same(vars(before), vars(after), f"{where}.")
+        for name in slots:
+            assert_same(getattr(before, name, None), getattr(after, name, None),
+                        f"{where}.{name}")
+        if hasattr(before, "__dict__"):
+            assert_same(vars(before), vars(after), f"{where}.")
         return
     if isinstance(before, float) and isinstance(after, float) and np.isnan(before):
         assert np.isnan(after), where
