@@ -19,6 +19,10 @@ def assert_same(before, after, where="state"):
         assert before.dtype == after.dtype and before.shape == after.shape, where
         np.testing.assert_array_equal(before, after, err_msg=where)
         return
+    if isinstance(before, np.random.Generator):
+        assert isinstance(after, np.random.Generator), where
+        assert_same(before.bit_generator.state, after.bit_generator.state, f"{where}.state")
+        return
     if isinstance(before, dict):
         assert isinstance(after, dict) and set(before) == set(after), \
             f"{where}: keys {sorted(map(str, before))} vs {sorted(map(str, after))}"
