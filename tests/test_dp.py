@@ -649,3 +649,60 @@ def test_real_spam_round_clips_real_updates_and_adds_the_promised_noise(enron1_c
     noise = (noisy["weight"].astype(np.float64) - clean["weight"]).ravel()
     assert noise.size > 10000
     assert noise.std() == pytest.approx(z * clip / (q * len(clients)), rel=0.02)
+
+
+# ---------------------------------------------------------------------------
+# issue 17: hostile inputs to clipping, the DP round and the accountant
+# ---------------------------------------------------------------------------
+def test_an_update_whose_norm_overflows_is_scaled_to_the_clip_not_zeroed():
+    out = clip_update({"w": np.array([1e200, 1e200])}, 1.0)
+
+    np.testing.assert_allclose(out["w"], [2 ** -0.5, 2 ** -0.5], rtol=1e-15)
+    assert global_norm(out) <= 1.0
+    assert global_norm({"w": np.array([3e200, 4e200])}) == pytest.approx(5e200, rel=1e-15)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf], ids=["nan", "inf"])
+def test_a_non_finite_update_is_refused_by_clipping_naming_the_client(bad, rng):
+    with pytest.raises(ValueError, match="clip_update: update 0: 'w' holds nan or inf"):
+        clip_update({"w": np.array([1.0, bad])}, 1.0)
+    deltas = [{"w": np.ones(2)}, {"w": np.array([bad, 0.0])}]
+    with pytest.raises(ValueError, match="dp_aggregate: update 1: 'w' holds nan or inf"):
+        dp_aggregate(deltas, 1.0, 1.0, rng, 2.0)
+
+
+@pytest.mark.parametrize("bad", ["nan", "shape", "type", "norm"])
+def test_dp_fedavg_refuses_a_bad_message_before_drawing_noise(bad):
+    from minigrad.privacy.dp import Clipped
+
+    aggregator = DPFedAvg(clip=1.0, noise_multiplier=1.0, sample_rate=1.0, num_clients=2)
+    template = {"w": np.zeros(2, np.float32)}
+    good = Clipped({"w": np.array([0.1, 0.2])}, 0.3)
+    message = {"nan": Clipped({"w": np.array([np.nan, 0.0])}, 0.5),
+               "shape": Clipped({"w": np.zeros((1, 2))}, 0.5),
+               "type": ({"w": np.zeros(2)}, 1),
+               "norm": Clipped({"w": np.zeros(2)}, float("nan"))}[bad]
+    rng = np.random.default_rng(3)
+    state = rng.bit_generator.state
+
+    with pytest.raises((ValueError, TypeError), match="DPFedAvg: message 1"):
+        aggregator.aggregate([good, message], template, rng)
+    assert rng.bit_generator.state == state  # no noise drawn for a refused round
+
+
+def test_infinite_noise_is_epsilon_zero_at_once():
+    assert np.all(compute_rdp(0.5, math.inf, 10, [2.0, 32.0, math.inf]) == 0.0)
+    eps, _ = rdp_epsilon(0.5, math.inf, 10, 1e-5)
+    assert eps == 0.0
+
+
+@pytest.mark.parametrize("steps", [10 ** 400, 2 ** 53 + 1, float("inf"), float("nan")])
+def test_an_absurd_step_count_is_refused(steps):
+    with pytest.raises(ValueError, match="steps=.* must be an integer >= 0"):
+        rdp_epsilon(0.1, 1.0, steps, 1e-5)
+
+
+@pytest.mark.parametrize("q", [True, 1 + 0j])
+def test_the_rate_must_be_a_real_number_not_a_bool(q):
+    with pytest.raises(ValueError, match=r"q=.* must be a probability"):
+        compute_rdp(q, 1.0, 1, [2])

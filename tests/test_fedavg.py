@@ -7,6 +7,7 @@ model on a small synthetic corpus.
 
 import numpy as np
 import pytest
+from statecheck import assert_same, snapshot
 
 from minigrad.datasets import synthetic_spam
 from minigrad.federated import (
@@ -511,3 +512,65 @@ def test_server_adam_equals_optim_adam_on_the_pseudo_gradient():
 
     np.testing.assert_array_equal(server["w"], w.data)
     assert adam.step == 3
+
+
+# ---------------------------------------------------------------------------
+# issue 17: what the server receives is checked before anything changes
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -2.0, True],
+                         ids=["nan", "inf", "negative", "bool"])
+def test_fedavg_plain_mean_still_checks_every_example_count(bad):
+    results = [({"w": np.ones(2)}, 1), ({"w": np.zeros(2)}, bad)]
+
+    with pytest.raises(ValueError, match="client 1 reported"):
+        fedavg(results, weighted=False)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf], ids=["nan", "inf", "-inf"])
+def test_fedavg_refuses_a_non_finite_update_naming_the_client(bad):
+    results = [({"w": np.ones(2)}, 1), ({"w": np.array([0.0, bad])}, 3)]
+
+    with pytest.raises(ValueError, match=r"fedavg: client 1: 'w' holds 1 non-finite"):
+        fedavg(results)
+
+
+@pytest.mark.parametrize("bad", [np.zeros(2, np.float32), np.zeros(2, np.int64),
+                                 np.array([None, None])], ids=["float32", "int64", "object"])
+def test_fedavg_refuses_a_client_whose_dtype_differs_from_the_first(bad):
+    results = [({"w": np.ones(2)}, 1), ({"w": bad}, 3)]
+
+    with pytest.raises(ValueError, match=r"client 1: 'w' has dtype"):
+        fedavg(results)
+
+
+@pytest.mark.parametrize("trained, n", [
+    ({"w": np.array([np.nan, 0.0], np.float32)}, 1),
+    ({"w": np.array([1.0, np.inf], np.float32)}, 1),
+    ({"w": np.zeros((1, 2), np.float32)}, 1),
+    ({"w": np.zeros(2, np.complex64)}, 1),
+    ({"w": np.zeros(2, np.float32)}, float("nan")),
+    ({"w": np.zeros(2, np.float32)}, -1),
+], ids=["nan", "inf", "shape", "complex", "nan-count", "negative-count"])
+def test_a_bad_client_message_leaves_the_server_and_server_adam_as_they_were(trained, n):
+    server = {"w": np.array([0.5, -0.5], np.float32)}
+    adam = ServerAdam(lr=0.1)
+    good = constant_client([1.0, 1.0], n=2)
+    run_round(server, ["a", "b"], good, server_update=adam)  # moments now nonzero
+    before_server, before_adam = snapshot(server), snapshot(adam)
+
+    def update(params, data):
+        return (trained, n) if data == "bad" else good(params, data)
+
+    with pytest.raises((ValueError, TypeError)):
+        run_round(server, ["a", "bad"], update, server_update=adam)
+
+    assert_same(before_server, snapshot(server), "server")
+    assert_same(before_adam, snapshot(adam), "ServerAdam")
+
+
+def test_fedavg_aggregator_accepts_a_wider_float_as_before():
+    server = {"w": np.zeros(2, np.float32)}
+
+    mean, _ = FedAvg().aggregate([({"w": np.array([1.0, 2.0])}, 1)], server, None)
+
+    np.testing.assert_array_equal(mean["w"], [1.0, 2.0])

@@ -24,18 +24,19 @@ from minigrad.privacy.paillier import (
     sum_params,
 )
 
+DEMO_512 = generate_keypair(512, rng=np.random.default_rng(12), insecure_demo=True)[0]
 PACKED = Encoding(frac_bits=24, max_abs=2.0 ** 7, slot_bits=64)
 
 
 @pytest.fixture(scope="module")
 def keys():
     """A 256-bit classroom key: fast, and big enough for every unpacked test."""
-    return generate_keypair(256, rng=np.random.default_rng(11))
+    return generate_keypair(256, rng=np.random.default_rng(11), insecure_demo=True)
 
 
 @pytest.fixture(scope="module")
 def keys512():
-    return generate_keypair(512, rng=np.random.default_rng(12))
+    return generate_keypair(512, rng=np.random.default_rng(12), insecure_demo=True)
 
 
 # ---------------------------------------------------------------------------
@@ -268,7 +269,8 @@ def test_sum_params_needs_the_same_names(keys, rng):
 def test_package_exports():
     assert "encrypted_fedavg" in paillier.__all__
     assert set(paillier.__all__) == set(scheme.__all__) | set(arrays.__all__)
-    assert isinstance(encrypt_array(generate_keypair(64, rng=1)[0], np.ones(1), 2), EncryptedArray)
+    tiny_key = generate_keypair(64, rng=1, insecure_demo=True)[0]
+    assert isinstance(encrypt_array(tiny_key, np.ones(1), 2), EncryptedArray)
 
 
 # ---------------------------------------------------------------------------
@@ -304,3 +306,78 @@ def test_encrypted_fedavg_of_spam_models_on_a_public_row_subset_matches_plain_fe
     assert np.abs(expected).max() > 0.01  # the models did train
     np.testing.assert_allclose(average["weight"], expected, rtol=1e-6, atol=2.0 ** -24)
     assert params_nbytes(encrypted[0]) == math.ceil(2000 / 7) * 128
+
+
+# ---------------------------------------------------------------------------
+# issue 17: what the Paillier server and key holder accept
+# ---------------------------------------------------------------------------
+def test_a_client_of_weight_zero_does_not_count_towards_min_clients(keys, rng):
+    pk, sk = keys
+    a = encrypt_params(pk, {"w": np.array([1.0, 2.0])}, rng)
+    b = encrypt_params(pk, {"w": np.array([5.0, -1.0])}, rng)
+
+    aggregate = encrypted_fedavg([(a, 0), (b, 3)])   # its "average" is b's model
+
+    assert aggregate.num_clients == 1
+    with pytest.raises(ValueError, match="one client's model"):
+        decrypt_average(sk, aggregate)
+    with pytest.raises(ValueError, match="min_contributors=2"):
+        decrypt_params(sk, sum_params([{"w": a["w"] * 0}, b]))
+    two = encrypted_fedavg([(a, 1), (b, 3), (a, 0)])
+    assert two.num_clients == 2
+    np.testing.assert_allclose(decrypt_average(sk, two)["w"], [4.0, -0.25], atol=1e-9)
+
+
+def _forged(enc, **change):
+    value = enc["w"]
+    fields = dict(public_key=value.public_key, ciphertexts=list(value.ciphertexts),
+                  shape=value.shape, dtype=value.dtype, encoding=value.encoding,
+                  frac_bits=value.frac_bits, bound=value.bound, contributors=1)
+    fields.update(change)
+    return {"w": EncryptedArray(**fields)}
+
+
+@pytest.mark.parametrize("bad", ["key", "shape", "scale", "bound", "contributors", "count",
+                                 "range", "type", "names"])
+def test_encrypted_fedavg_refuses_a_malformed_message(keys, keys512, rng, bad):
+    pk = keys[0]
+    enc = encrypt_params(pk, {"w": np.array([1.0, 2.0])}, rng)
+    other = encrypt_params(keys512[0], {"w": np.array([1.0, 2.0])}, rng)
+    forged = {"key": other, "shape": _forged(enc, shape=(2, 1)),
+              "scale": _forged(enc, frac_bits=enc["w"].frac_bits + 1),
+              "bound": _forged(enc, bound=2 ** 200),
+              "contributors": _forged(enc, contributors=5),
+              "count": _forged(enc, ciphertexts=enc["w"].ciphertexts[:1]),
+              "range": _forged(enc, ciphertexts=[pk.n_square, 0]),
+              "type": {"w": np.array([1.0, 2.0])},
+              "names": {"v": enc["w"]}}[bad]
+
+    with pytest.raises((ValueError, TypeError), match="client 1"):
+        encrypted_fedavg([(enc, 2), (forged, 3)])
+
+
+@pytest.mark.parametrize("make", [lambda: generate_keypair(512, rng=np.random.default_rng(0)),
+                                  lambda: scheme.PublicKey(DEMO_512.n)],
+                         ids=["generate_keypair", "PublicKey"])
+def test_a_key_below_2048_bits_needs_an_explicit_opt_in(make):
+    with pytest.raises(ValueError, match="insecure_demo=True"):
+        make()
+
+
+@pytest.mark.parametrize("n", [15, 2 ** 127 - 1, 3 * (2 ** 127 - 1), (2 ** 61 - 1) ** 2],
+                         ids=["15", "prime", "small-factor", "square"])
+def test_a_modulus_that_is_not_two_large_distinct_primes_is_refused_even_in_a_demo(n):
+    with pytest.raises(ValueError, match="two distinct large primes"):
+        scheme.PublicKey(n, insecure_demo=True)
+
+
+def test_values_below_the_encodings_resolution_decrypt_to_zero_as_documented(keys, rng):
+    pk, sk = keys
+    encoding = Encoding()
+    assert encoding.resolution == 2.0 ** -33
+    x = np.array([2.0 ** -34, -(2.0 ** -34), 2.0 ** -32, 1e-12])
+
+    back = sk.decrypt_array(encrypt_array(pk, x, rng, encoding=encoding))
+
+    np.testing.assert_array_equal(back, [0.0, 0.0, 2.0 ** -32, 0.0])
+    assert np.abs(back - x).max() <= encoding.resolution

@@ -13,7 +13,7 @@ from minigrad.privacy.secure_aggregation import FIELD_PRIME, MODP_2048
 @pytest.fixture(scope="module")
 def keys():
     """A 256-bit classroom key: fast, and big enough for every unpacked test."""
-    return generate_keypair(256, rng=np.random.default_rng(11))
+    return generate_keypair(256, rng=np.random.default_rng(11), insecure_demo=True)
 
 
 # ---------------------------------------------------------------------------
@@ -87,12 +87,13 @@ def test_random_prime_has_exactly_the_bits_asked_and_is_reproducible():
 # keys and the raw scheme
 # ---------------------------------------------------------------------------
 def test_keygen_is_reproducible_from_a_seeded_source_and_n_has_the_bits_asked():
-    pk1, sk1 = generate_keypair(128, rng=np.random.default_rng(5))
-    pk2, _ = generate_keypair(128, rng=np.random.default_rng(5))
-    pk3, _ = generate_keypair(128, rng=np.random.default_rng(6))
-    pk4, _ = generate_keypair(128, rng=random.Random(5))
+    pk1, sk1 = generate_keypair(128, rng=np.random.default_rng(5), insecure_demo=True)
+    pk2, _ = generate_keypair(128, rng=np.random.default_rng(5), insecure_demo=True)
+    pk3, _ = generate_keypair(128, rng=np.random.default_rng(6), insecure_demo=True)
+    pk4, _ = generate_keypair(128, rng=random.Random(5), insecure_demo=True)
 
-    assert pk1 == pk2 and pk1 != pk3 and pk4 == generate_keypair(128, rng=random.Random(5))[0]
+    assert pk1 == pk2 and pk1 != pk3
+    assert pk4 == generate_keypair(128, rng=random.Random(5), insecure_demo=True)[0]
     assert pk1.bits == 128 and pk1.ciphertext_bytes == 32
     assert "p=" not in repr(sk1) and str(sk1._p) not in repr(sk1)
 
@@ -100,7 +101,7 @@ def test_keygen_is_reproducible_from_a_seeded_source_and_n_has_the_bits_asked():
 @pytest.mark.parametrize("bits, rng", [(63, 0), (100.0, 0), (101, 0), (128, None), (128, "0")])
 def test_keygen_rejects_bad_sizes_and_implicit_randomness(bits, rng):
     with pytest.raises((ValueError, TypeError)):
-        generate_keypair(bits, rng=rng)
+        generate_keypair(bits, rng=rng, insecure_demo=True)
 
 
 def test_encrypt_decrypt_round_trip_and_crt_equals_the_textbook_formula(keys, rng):

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 from realdata import ML100K_ROOT, needs_ml100k
 from recondata import ALL_BIASES, max_abs_diff, planted_movielens, uneven_clients
+from statecheck import assert_same, snapshot
 
 from minigrad.datasets import load_movielens
 from minigrad.federated import reconstruction as fr
@@ -629,3 +630,81 @@ def test_tutorial_configuration_on_ml100k_matches_tff_within_seed_noise():
     # TFF 0.87 here: test loss 1.884, accuracy 0.313; PyTorch loop: 1.995, 0.301
     assert 1.8 < np.mean(losses) < 2.1
     assert 0.28 < np.mean(accuracies) < 0.33
+
+
+# ---------------------------------------------------------------------------
+# issue 17: the server checks each message against its own parameters first
+# ---------------------------------------------------------------------------
+def _literal_spec():
+    return fr.MFSpec(num_items=3, dim=2, item_bias=True, global_bias=True)
+
+
+def _message(**change):
+    delta = {"item_embedding": np.ones((3, 2)), "item_bias": np.ones(3),
+             "global_bias": np.array(0.5)}
+    delta.update(change.pop("delta", {}))
+    fields = {"num_examples": 2, "loss_sum": 1.0, "num_correct": 1, **change}
+    return fr.ClientUpdate(delta, fields["num_examples"], fields["loss_sum"],
+                           fields["num_correct"])   # bypassing create(), as a forger would
+
+
+@pytest.mark.parametrize("bad, match", [
+    (dict(delta={"item_embedding": np.ones((1, 2))}), r"shape \(1, 2\), expected exactly"),
+    (dict(delta={"item_bias": np.ones(1)}), r"shape \(1,\), expected exactly \(3,\)"),
+    (dict(delta={"item_embedding": np.full((3, 2), np.nan)}), "nan or inf"),
+    (dict(delta={"global_bias": np.array(np.inf)}), "nan or inf"),
+    (dict(delta={"item_bias": np.ones(3, np.int64)}), "dtype int64"),
+    (dict(num_examples=-3), "num_examples is -3"),
+    (dict(num_examples=float("nan")), "num_examples"),
+    (dict(loss_sum=float("inf")), "loss_sum"),
+    (dict(num_correct=5), "exceeds num_examples"),
+], ids=["row-broadcast", "bias-broadcast", "nan", "inf", "int", "negative", "nan-count",
+        "inf-loss", "correct>examples"])
+def test_aggregate_refuses_a_malformed_message_naming_it(bad, match):
+    spec = _literal_spec()
+
+    with pytest.raises((ValueError, TypeError), match=match):
+        fr.aggregate(spec, [_message(), _message(**bad)])
+
+
+def test_a_refused_sparse_round_names_what_is_wrong(rng):
+    data = uneven_clients(rng, sizes=(20, 30))
+    spec = fr.MFSpec(num_items=30, dim=3, item_bias=True)
+    config = fr.FedReconConfig(batch_size=3, clients_per_round=2)
+    state = fr.initialize(spec, config, rng)
+    good = fr.clients_update(spec, config, state.params, data,
+                             fr.make_round_plan(spec, config, data, rng))
+    fields = {f: getattr(good, f) for f in ("row_item", "owner", "delta", "num_examples",
+                                           "loss_sum", "num_correct")}
+    bad_rows = good.row_item.copy()
+    bad_rows[0] = 30
+    for change, match in [
+        (dict(row_item=bad_rows), r"row_item holds ids outside \[0, 30\)"),
+        (dict(num_examples=-good.num_examples), "num_examples"),
+        (dict(delta={**good.delta, "item_embedding": good.delta["item_embedding"][:1]}),
+         "shape"),
+        (dict(delta={**good.delta, "item_bias": np.full_like(good.delta["item_bias"], np.nan)}),
+         "nan or inf"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            fr.aggregate(spec, fr.ClientUpdates(**{**fields, **change}))
+
+
+@pytest.mark.parametrize("optimizer", [dict(), dict(server_momentum=0.9),
+                                       dict(server_optimizer="adam")],
+                         ids=["sgd", "momentum", "adam"])
+def test_a_refused_mean_delta_leaves_the_server_state_as_it_was(optimizer):
+    spec = _literal_spec()
+    config = fr.FedReconConfig(server_lr=0.1, **optimizer)
+    state = fr.initialize(spec, config, np.random.default_rng(0))
+    state = fr.server_update(spec, config, state, _message().delta)  # moments now nonzero
+    before = snapshot(state)
+
+    for bad in [{**_message().delta, "item_embedding": np.ones((1, 2))},
+                {**_message().delta, "item_bias": np.array([0.0, np.nan, 0.0])}]:
+        with pytest.raises(ValueError):
+            fr.server_update(spec, config, state, bad)
+        with pytest.raises(ValueError):
+            fr.aggregate(spec, [_message(delta=bad)])
+
+    assert_same(before, snapshot(state), "ServerState")

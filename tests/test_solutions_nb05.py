@@ -14,7 +14,8 @@ nb05 = solutions("05")
 
 @pytest.fixture(scope="module")
 def keys():
-    return paillier.generate_keypair(128, rng=np.random.default_rng(11))  # tests only: insecure
+    # tests only: insecure
+    return paillier.generate_keypair(128, rng=np.random.default_rng(11), insecure_demo=True)
 
 
 # ---------------------------------------------------------------------------

@@ -2,12 +2,13 @@
 
 import numpy as np
 import pytest
+from statecheck import assert_same, snapshot
 
 from minigrad import Tensor, no_grad
 from minigrad.datasets import synthetic_movielens, vertical_split
 from minigrad.deepfm import CentralizedDeepFM, DeepFMBase, DeepFMFuse
 from minigrad.federated import compression, split
-from minigrad.federated.split import Alice, Bob, Channel, Message
+from minigrad.federated.split import Alice, Bob, Channel, Message, batch_id
 from minigrad.optim import Adam
 from minigrad.recipes.deepfm import alice_features, bob_features
 
@@ -67,7 +68,8 @@ def split_gradients(alice, bob, rows, channel=None):
     loss = logits.bce_with_logits(bob.y[rows])
     loss.backward()
     grad = np.concatenate([p.grad for p in parts[0]], axis=1)
-    alice.backward(Message("bob", "alice", "grad", {"values": grad}))   # steps alice too
+    alice.backward(Message("bob", "alice", "grad", {"values": grad},
+                           batch=batch_id(rows, len(alice.X))))   # steps alice too
     return logits.sigmoid().data, grad
 
 
@@ -159,7 +161,8 @@ def test_cut_gradient_is_dloss_dhidden_by_central_differences(features):
 
     def loss_at(h):
         with no_grad():
-            logits, _ = bob.logits(rows, [Message("alice", "bob", "hidden", {"values": h})])
+            logits, _ = bob.logits(rows, [Message("alice", "bob", "hidden", {"values": h},
+                                                  batch=batch_id(rows, len(bob.X)))])
             return float(logits.bce_with_logits(bob.y[rows]).data)
 
     numeric = np.zeros_like(hidden)
@@ -170,7 +173,8 @@ def test_cut_gradient_is_dloss_dhidden_by_central_differences(features):
         minus[idx] -= eps
         numeric[idx] = (loss_at(plus) - loss_at(minus)) / (2 * eps)
     # Act
-    grad = bob.step(rows, Message("alice", "bob", "hidden", {"values": hidden})).decode(
+    grad = bob.step(rows, Message("alice", "bob", "hidden", {"values": hidden},
+                                  batch=batch_id(rows, len(bob.X)))).decode(
         np.float64)
     # Assert
     np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-9)
@@ -213,7 +217,7 @@ def test_parties_hold_only_their_own_columns(features):
     assert alice.X is user.X and not hasattr(alice, "y")
     assert bob.X is item.X and np.array_equal(bob.labels(slice(None)), y)
     assert set(vars(alice)) == {"name", "X", "model", "optimizer", "codec", "peer", "dtype",
-                                "_hidden"}
+                                "_hidden", "_batch"}
 
 
 def test_message_copies_its_payload_and_refuses_tensors():
@@ -305,3 +309,94 @@ def test_batches_in_order_and_shuffled():
     parts = split.batches(np.arange(10, 15), 2, rng=np.random.default_rng(0))
     assert sorted(np.concatenate(parts).tolist()) == [10, 11, 12, 13, 14]
     assert [len(p) for p in parts] == [2, 2, 1]
+
+
+# ---------------------------------------------------------------------------
+# issue 17: each party checks what it receives before it steps
+# ---------------------------------------------------------------------------
+def party_state(party):
+    """Everything a party holds: weights and their grads, optimizer moments, what's pending."""
+    return snapshot(party)
+
+
+def trained_parties(features):
+    alice, bob = make_parties(features)
+    split.train_step(alice, bob, np.arange(BATCH))  # Adam moments now nonzero
+    return alice, bob
+
+
+@pytest.mark.parametrize("bad", ["nan", "inf", "rows", "width", "batch", "order", "twice"])
+def test_bob_refuses_a_bad_hidden_message_before_any_step(features, bad):
+    alice, bob = trained_parties(features)
+    rows = np.arange(BATCH, 2 * BATCH)
+    good = alice.forward(rows)
+    values = good.decode(np.float64)
+    batch = good.batch
+    message = None
+    if bad == "nan":
+        values[3, 1] = np.nan
+    elif bad == "inf":
+        values[0, 0] = np.inf
+    elif bad == "rows":
+        values = values[:-1]
+    elif bad == "width":
+        values = values[:, 1:]
+    elif bad == "batch":                                # alice on rows 0-15, bob on 16-31
+        message = alice.forward(np.arange(BATCH))
+    elif bad == "order":
+        message = alice.forward(rows[::-1])
+    if message is None:
+        message = Message("alice", "bob", "hidden", {"values": values}, batch=batch)
+    messages = [message, message] if bad == "twice" else message
+    before = party_state(bob)
+
+    with pytest.raises(ValueError, match="Bob"):
+        bob.step(rows, messages)
+
+    assert_same(before, party_state(bob), "bob")
+
+
+def test_misaligned_batches_no_longer_train_silently(features):
+    alice, bob = make_parties(features)
+
+    hidden = alice.forward(np.arange(8))                 # alice on rows 0-7
+    with pytest.raises(ValueError, match="batch"):
+        bob.step(np.arange(8, 16), hidden)               # bob on rows 8-15
+
+
+def test_labels_must_be_zero_or_one_for_bce(features):
+    user, item, y = features
+    alice, bob = make_parties(features)
+    ratings = np.asarray(y, dtype=np.float64).copy() + 1    # 1 and 2, not 0 and 1
+    with pytest.raises(ValueError, match="labels must be 0 or 1"):
+        Bob(item.X, ratings, bob.model, bob.fuse)
+    one_nan = np.asarray(y, dtype=np.float64).copy()
+    one_nan[5] = np.nan
+    with pytest.raises(ValueError, match="labels must be 0 or 1"):
+        Bob(item.X, one_nan, bob.model, bob.fuse)
+    Bob(item.X, np.asarray(y).astype(bool), bob.model, bob.fuse)   # booleans are 0/1
+
+
+@pytest.mark.parametrize("bad", ["shape", "nan", "batch", "receiver"])
+def test_a_refused_gradient_keeps_alices_pending_forward(features, bad):
+    alice, bob = trained_parties(features)
+    rows = np.arange(BATCH, 2 * BATCH)
+    right = bob.step(rows, alice.forward(rows))
+    grad = right.decode(np.float64)
+    wrong = {"shape": Message("bob", "alice", "grad", {"values": grad[:, :-1]},
+                              batch=right.batch),
+             "nan": Message("bob", "alice", "grad", {"values": np.where(grad == grad.max(),
+                                                                         np.nan, grad)},
+                            batch=right.batch),
+             "batch": Message("bob", "alice", "grad", {"values": grad},
+                              batch=batch_id(np.arange(BATCH), len(alice.X))),
+             "receiver": Message("bob", "carol", "grad", {"values": grad},
+                                 batch=right.batch)}[bad]
+    before = party_state(alice)
+
+    with pytest.raises(ValueError, match="Alice.backward"):
+        alice.backward(wrong)
+
+    assert_same(before, party_state(alice), "alice")
+    alice.backward(right)                                # the right one still applies
+    assert alice._hidden is None

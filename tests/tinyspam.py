@@ -13,7 +13,8 @@ WORDS = ["my", "computer", "password", "is", "pizza", "free", "money", "meeting"
 
 
 def paillier_test_keys():
-    return paillier.generate_keypair(256, rng=np.random.default_rng(7))  # tests only: insecure
+    # tests only: insecure
+    return paillier.generate_keypair(256, rng=np.random.default_rng(7), insecure_demo=True)
 
 
 def tiny_spam_clients():

@@ -40,11 +40,12 @@ def deepfm_parties(ml, seed=0, dtype=np.float32, aggregation="concat", lr=1e-3, 
 
 def autograd_gradients(alice, bob, rows):
     """(loss, {parameter Tensor: gradient}) of one batch through the split protocol, no step."""
-    from ..federated.split import Message
+    from ..federated.split import Message, batch_id
 
     hidden = alice.model.hidden(alice.X[rows])
     logits, parts = bob.logits(rows, [Message("alice", "bob", "hidden",
-                                              {"values": hidden.data})])
+                                              {"values": hidden.data},
+                                              batch=batch_id(rows, len(alice.X)))])
     loss = logits.bce_with_logits(bob.y[rows])
     loss.backward()
     hidden.backward(np.concatenate([p.grad for p in parts[0]], axis=1))

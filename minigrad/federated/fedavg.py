@@ -7,7 +7,7 @@
 import numpy as np
 
 from .aggregator import Aggregator
-from .params import check_same_keys, delta, num_bytes
+from .params import check_update, delta, num_bytes
 
 __all__ = ["fedavg", "weighted_mean", "example_weights", "FedAvg"]
 
@@ -17,11 +17,13 @@ def example_weights(counts, weighted, who):
     counts = list(counts)
     if not counts:
         raise ValueError(f"{who}: no client results to average")
+    for i, n in enumerate(counts):  # checked even when unused: a bad count is a bad message
+        if (not np.isscalar(n) or isinstance(n, (bool, np.bool_, str, bytes))
+                or not np.isreal(n) or not np.isfinite(n) or n < 0):
+            raise ValueError(f"{who}: client {i} reported {n!r} examples; expected a finite "
+                             f"count >= 0")
     if not weighted:
         return np.full(len(counts), 1.0 / len(counts))
-    for i, n in enumerate(counts):
-        if not np.isscalar(n) or isinstance(n, (bool, np.bool_)) or not np.isfinite(n) or n < 0:
-            raise ValueError(f"{who}: client {i} reported {n!r} examples; expected a count >= 0")
     weights = np.array(counts, dtype=np.float64)
     if weights.sum() <= 0:
         raise ValueError(f"{who}: the clients reported 0 examples in total")
@@ -52,9 +54,12 @@ def fedavg(results, weighted=True):
     results = list(results)
     if not results:
         raise ValueError("fedavg: no client results to average")
+    for i, result in enumerate(results):
+        if not isinstance(result, (tuple, list)) or len(result) != 2:
+            raise TypeError(f"fedavg: result {i} must be a (params, num_examples) pair")
     first = results[0][0]
-    for i, (params, _) in enumerate(results):
-        check_same_keys(first, params, f"fedavg: client {i}")
+    for i, (params, _) in enumerate(results):  # the first client's dtypes are the result's
+        check_update(first, params, f"fedavg: client {i}", same_dtype=True)
     weights = example_weights([n for _, n in results], weighted, "fedavg")
     return {name: weighted_mean([params[name] for params, _ in results], weights)
             .astype(np.asarray(value).dtype, copy=False) for name, value in first.items()}
@@ -79,8 +84,12 @@ class FedAvg(Aggregator):
         return num_bytes(message[0])
 
     def aggregate(self, messages, template, rng):
+        for i, message in enumerate(messages):
+            if not isinstance(message, (tuple, list)) or len(message) != 2:
+                raise TypeError(f"FedAvg: message {i} must be a (params, num_examples) pair")
+            check_update(template, message[0], f"FedAvg: message {i}")
+        weights = example_weights([n for _, n in messages], self.weighted, "FedAvg")
         deltas = [delta(template, params, f"FedAvg: message {i}")
                   for i, (params, _) in enumerate(messages)]
-        weights = example_weights([n for _, n in messages], self.weighted, "FedAvg")
         mean = {name: weighted_mean([d[name] for d in deltas], weights) for name in template}
         return mean, {}

@@ -6,7 +6,8 @@ the byte count of a payload, copies, deltas, and flattening to one vector.
 
 import numpy as np
 
-__all__ = ["num_bytes", "check_same_keys", "copy_params", "delta", "flatten", "unflatten"]
+__all__ = ["num_bytes", "check_same_keys", "check_update", "copy_params", "delta", "flatten",
+           "unflatten"]
 
 
 def num_bytes(params):
@@ -27,6 +28,30 @@ def check_same_keys(reference, params, who):
         if np.shape(value) != np.shape(reference[name]):
             raise ValueError(f"{who}: '{name}' has shape {np.shape(value)}, "
                              f"expected {np.shape(reference[name])}")
+
+
+def check_update(reference, params, who, *, same_dtype=False):
+    """Raise unless ``params`` is a valid update for ``reference``: names, shapes, dtypes, finite.
+
+    Names and shapes must equal ``reference``'s exactly (no broadcasting); every value
+    must be a real floating array (or have the reference's own dtype), equal to the
+    reference's dtype if ``same_dtype``, and finite: one NaN would turn every client's
+    average into NaN. ``who`` names the sender. Call it before any state changes.
+    """
+    if not isinstance(params, dict):
+        raise TypeError(f"{who}: expected a {{name: ndarray}} mapping, got "
+                        f"{type(params).__name__}")
+    check_same_keys(reference, params, who)
+    for name, value in params.items():
+        value, expected = np.asarray(value), np.asarray(reference[name]).dtype
+        if same_dtype and value.dtype != expected:
+            raise ValueError(f"{who}: '{name}' has dtype {value.dtype}, expected {expected}")
+        if not (np.issubdtype(value.dtype, np.floating) or value.dtype == expected):
+            raise ValueError(f"{who}: '{name}' has dtype {value.dtype}, expected a floating "
+                             f"dtype like {expected}")
+        if value.size and not np.isfinite(value).all():
+            raise ValueError(f"{who}: '{name}' holds {int((~np.isfinite(value)).sum())} "
+                             f"non-finite value(s) (nan or inf); expected finite numbers")
 
 
 def copy_params(params):

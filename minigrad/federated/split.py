@@ -11,11 +11,14 @@ optimizer. One training step on the batch ``rows`` (row positions both agreed on
     both:  optimizer step
 
 A ``Message`` carries named ndarrays and nothing else (no Tensor, so no graph,
-no features, no labels); its bytes are what the wire would carry, counted by a
-``Channel``. Cut tensors may be compressed (``federated.compression``). The parties
-of notebook 04 (MovieLens features, DeepFM): ``recipes.deepfm.make_parties``.
+no features, no labels) plus the id of its batch (``batch_id(rows)``), which each
+party checks against its own batch before it uses the message; its bytes are what
+the wire would carry, counted by a ``Channel``. Cut tensors may be compressed
+(``federated.compression``). The parties of notebook 04 (MovieLens features,
+DeepFM): ``recipes.deepfm.make_parties``.
 """
 
+import hashlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -30,6 +33,7 @@ from .params import num_bytes
 __all__ = [
     "Message",
     "Channel",
+    "batch_id",
     "Alice",
     "Bob",
     "train_step",
@@ -43,17 +47,30 @@ __all__ = [
 # ---------------------------------------------------------------------------
 # what crosses between the parties
 # ---------------------------------------------------------------------------
+def batch_id(rows, num_rows):
+    """The id of the batch ``rows`` (a slice or positions into ``num_rows`` rows): a str.
+
+    The first 8 bytes of SHA-256 over the row positions (int64), in hex: both parties
+    compute it from their own rows, so a message for other rows (or the same rows in
+    another order) is caught before it is used.
+    """
+    positions = np.ascontiguousarray(np.arange(num_rows)[rows] if isinstance(rows, slice)
+                                     else np.asarray(rows), dtype=np.int64)
+    return hashlib.sha256(positions.tobytes()).hexdigest()[:16]
+
+
 class Message:
     """One transmission: ``sender`` -> ``receiver``, a ``kind`` and a payload of ndarrays.
 
     ``payload`` {name: ndarray} is copied on creation, so neither side can reach the
     other's memory. ``codec`` (agreed beforehand, not sent) decodes it: ``decode()``.
-    ``nbytes``: the payload's bytes.
+    ``batch``: the batch id (``batch_id``), a header like ``kind``. ``nbytes``: the
+    payload's bytes (the headers, a few bytes each, are not counted).
     """
 
-    __slots__ = ("sender", "receiver", "kind", "payload", "codec")
+    __slots__ = ("sender", "receiver", "kind", "payload", "codec", "batch")
 
-    def __init__(self, sender, receiver, kind, payload, codec=None):
+    def __init__(self, sender, receiver, kind, payload, codec=None, batch=None):
         clean = {}
         for name, value in payload.items():
             if not isinstance(value, np.ndarray):
@@ -63,6 +80,7 @@ class Message:
         self.sender, self.receiver, self.kind = sender, receiver, kind
         self.payload = clean
         self.codec = get_codec(codec)
+        self.batch = batch
 
     @property
     def nbytes(self):
@@ -127,6 +145,28 @@ def _dtype_of(model):
     return model.get_parameters()[0].data.dtype
 
 
+def _check_received(message, kind, receiver, batch, who):
+    """Raise unless ``message`` is a ``kind`` Message for ``receiver`` of batch ``batch``."""
+    if not isinstance(message, Message) or message.kind != kind \
+            or message.receiver != receiver:
+        raise ValueError(f"{who} expects {kind!r} messages for {receiver}, got {message!r}")
+    if message.batch != batch:
+        raise ValueError(f"{who}: {message.sender}'s {kind!r} message is for batch "
+                         f"{message.batch!r}, but {receiver}'s batch is {batch!r} (other rows, "
+                         f"or the same rows in another order)")
+
+
+def _check_cut(values, shape, who):
+    """Raise unless a decoded cut array is floating, finite and exactly ``shape``."""
+    if not np.issubdtype(values.dtype, np.floating):
+        raise ValueError(f"{who}: the cut array has dtype {values.dtype}, expected floating")
+    if values.shape != shape:
+        raise ValueError(f"{who}: the cut array has shape {values.shape}, expected {shape}")
+    if values.size and not np.isfinite(values).all():
+        raise ValueError(f"{who}: the cut array holds nan or inf; a step on it would make "
+                         f"the model's weights nan")
+
+
 # ---------------------------------------------------------------------------
 # the parties
 # ---------------------------------------------------------------------------
@@ -147,23 +187,29 @@ class Alice:
         self.peer = peer
         self.dtype = _dtype_of(model)
         self._hidden = None  # the cut tensor of the step in flight
+        self._batch = None   # and its batch id
 
     def forward(self, rows, channel=None):
         """Run her base on ``rows`` and send the cut tensor: -> Message 'hidden'."""
         hidden = self.model.hidden(self.X[rows])
-        self._hidden = hidden
+        self._hidden, self._batch = hidden, batch_id(rows, len(self.X))
         return _send(channel, Message(self.name, self.peer, "hidden",
-                                      self.codec.encode(hidden.data), self.codec))
+                                      self.codec.encode(hidden.data), self.codec,
+                                      batch=self._batch))
 
     def backward(self, message):
-        """Backpropagate bob's dL/dhidden from the cut into her model, then step."""
-        if message.kind != "grad" or message.receiver != self.name:
-            raise ValueError(f"Alice.backward expects a 'grad' message for {self.name}, got "
-                             f"{message!r}")
+        """Backpropagate bob's dL/dhidden from the cut into her model, then step.
+
+        The message is checked first (kind, receiver, batch id, shape, finite); a refused
+        one leaves the forward pass in flight, so the right gradient can still follow.
+        """
         if self._hidden is None:
             raise RuntimeError("Alice.backward: no forward pass in flight (call forward first)")
-        hidden, self._hidden = self._hidden, None
-        hidden.backward(message.decode(self.dtype))
+        _check_received(message, "grad", self.name, self._batch, "Alice.backward")
+        grad = message.decode(self.dtype)
+        _check_cut(grad, self._hidden.data.shape, f"Alice.backward ({message.sender}'s grad)")
+        hidden, self._hidden, self._batch = self._hidden, None, None
+        hidden.backward(grad)
         self.optimizer.step()
 
     def embed(self, rows, channel=None):
@@ -171,7 +217,8 @@ class Alice:
         with no_grad():
             hidden = self.model.hidden(self.X[rows])
         return _send(channel, Message(self.name, self.peer, "hidden",
-                                      self.codec.encode(hidden.data), self.codec))
+                                      self.codec.encode(hidden.data), self.codec,
+                                      batch=batch_id(rows, len(self.X))))
 
 
 class Bob:
@@ -190,6 +237,9 @@ class Bob:
         y = np.asarray(y).reshape(-1)
         if len(y) != len(self.X):
             raise ValueError(f"Bob: {len(self.X)} feature rows but {len(y)} labels")
+        if not np.isin(y, (0, 1)).all():  # a rating 1-5 or a nan is no BCE target
+            raise ValueError(f"Bob: labels must be 0 or 1 for the BCE loss, got values "
+                             f"{np.unique(y[~np.isin(y, (0, 1))])[:5].tolist()}")
         self.model, self.fuse = model, fuse
         self.dtype = _dtype_of(model)
         self.y = y.astype(self.dtype).reshape(-1, 1)
@@ -200,20 +250,43 @@ class Bob:
         self.codec = get_codec(codec)
         self.last_loss = None
 
-    def _cut_leaves(self, messages):
-        """Each message's cut tensor as leaf Tensors (deep, fm): column views, no op."""
-        leaves = []
+    def _cut_leaves(self, rows, messages):
+        """Each message's cut tensor as leaf Tensors (deep, fm): column views, no op.
+
+        Every message is checked first (kind, receiver, batch id against ``rows``, one per
+        sender, shape (B, width), finite), so a bad one is refused before anything runs.
+        """
+        batch = batch_id(rows, len(self.X))
+        num_rows = len(np.arange(len(self.X))[rows]) if isinstance(rows, slice) \
+            else len(np.asarray(rows))
+        senders, hiddens = set(), []
         for m in messages:
-            if m.kind != "hidden" or m.receiver != self.name:
-                raise ValueError(f"Bob expects 'hidden' messages for {self.name}, got {m!r}")
+            _check_received(m, "hidden", self.name, batch, "Bob")
+            if m.sender in senders:
+                raise ValueError(f"Bob: two 'hidden' messages from {m.sender} in one batch")
+            senders.add(m.sender)
             hidden = m.decode(self.dtype)
-            leaves.append(tuple(Tensor(part, autograd=True)
-                                for part in hidden_parts(hidden, self.model.dim)))
-        return leaves
+            width = hidden.shape[1] if hidden.ndim == 2 else -1
+            _check_cut(hidden, (num_rows, width), f"Bob ({m.sender}'s hidden)")
+            hiddens.append(hidden)
+        self._check_widths([h.shape[1] for h in hiddens])
+        return [tuple(Tensor(part, autograd=True) for part in hidden_parts(h, self.model.dim))
+                for h in hiddens]
+
+    def _check_widths(self, widths):
+        """Raise unless the parties' cut widths fit his aggregation and fuse model."""
+        fm = self.model.dim + 1
+        deep = [w - fm for w in widths] + [self.model.deep_dim]
+        expected = self.fuse.get_parameters()[0].data.shape[0]  # the fuse's input width
+        if min(deep) < 1 or self.aggregation.output_dim(deep) != expected or (
+                self.aggregation.mode == "sum" and len(set(deep)) != 1):
+            raise ValueError(f"Bob: cut widths {widths} do not fit his {self.aggregation.mode} "
+                             f"aggregation into a fuse of input width {expected} (each cut is "
+                             f"deep outputs + an FM share of width {fm})")
 
     def logits(self, rows, messages):
         """Fuse logits (B, 1) for ``rows`` from the parties' cut tensors and his own base."""
-        parts = self._cut_leaves(messages)
+        parts = self._cut_leaves(rows, messages)
         return self.fuse(*self.aggregation(parts + [self.model(self.X[rows])])), parts
 
     def step(self, rows, message, channel=None):
@@ -233,7 +306,8 @@ class Bob:
             grad = np.concatenate([p.grad if p.grad is not None else np.zeros_like(p.data)
                                    for p in leaves], axis=1)
             replies.append(_send(channel, Message(self.name, m.sender, "grad",
-                                                  self.codec.encode(grad), self.codec)))
+                                                  self.codec.encode(grad), self.codec,
+                                                  batch=m.batch)))  # checked: bob's own
         return replies[0] if single else replies
 
     def predict(self, rows, message):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..federated.aggregator import Aggregator
-from ..federated.params import check_same_keys, num_bytes
+from ..federated.params import check_same_keys, check_update, num_bytes
 from ..federated.round import PoissonSample
 from ..rng import check_generator
 
@@ -41,6 +41,7 @@ OPACUS_ORDERS = tuple(1 + x / 10.0 for x in range(1, 100)) + tuple(float(a) for 
 DEFAULT_ORDERS = TF_PRIVACY_ORDERS
 
 CONVERSIONS = ("improved", "classic")
+MAX_STEPS = 2 ** 53  # the largest step count float64 holds exactly
 
 
 # ---------------------------------------------------------------------------
@@ -65,11 +66,38 @@ def _flat_rows(updates, names):
 
 
 def _row_norms(rows, num_rows):
-    """L2 norm of each client's whole update, all parameters together: (K,)."""
+    """L2 norm of each client's whole update, all parameters together: (K,).
+
+    Rows whose sum of squares overflows (entries near 1e155 and up) are measured again
+    scaled by their largest |entry|, so a huge update gets its true, finite norm (and is
+    clipped, not zeroed); every other row keeps the plain sum of squares, bit for bit.
+    """
     squares = np.zeros(num_rows)
     for flat in rows.values():
         squares += np.einsum("ij,ij->i", flat, flat)
-    return np.sqrt(squares)
+    norms = np.sqrt(squares)
+    overflow = np.flatnonzero(np.isinf(norms))
+    if overflow.size:
+        top = np.zeros(overflow.size)
+        for flat in rows.values():
+            if flat.shape[1]:
+                top = np.maximum(top, np.abs(flat[overflow]).max(axis=1))
+        scaled = np.zeros(overflow.size)
+        for flat in rows.values():
+            part = flat[overflow] / top[:, None]
+            scaled += np.einsum("ij,ij->i", part, part)
+        norms[overflow] = top * np.sqrt(scaled)
+    return norms
+
+
+def _check_finite_rows(rows, who):
+    """ValueError naming the first client (row) with a NaN or inf entry."""
+    for name, flat in rows.items():
+        bad = ~np.isfinite(flat).all(axis=1)
+        if bad.any():
+            raise ValueError(f"{who} {int(np.flatnonzero(bad)[0])}: '{name}' holds nan or inf; "
+                             f"clipping cannot bound a non-finite update, and one would turn "
+                             f"the whole average into nan")
 
 
 def _clip_rows(rows, num_rows, clip):
@@ -99,6 +127,7 @@ def global_norm(update):
     """L2 norm of a whole parameter mapping, all arrays flattened into one vector -> float."""
     if not update:
         raise ValueError("global_norm: the update has no parameters")
+    # an overflowing norm is computed scaled, so it stays finite (see _row_norms)
     return float(_row_norms(_flat_rows([update], list(update)), 1)[0])
 
 
@@ -115,7 +144,9 @@ def clip_update(update, clip):
     if not update:
         raise ValueError("clip_update: the update has no parameters")
     names = list(update)
-    clipped, _ = _clip_rows(_flat_rows([update], names), 1, clip)
+    rows = _flat_rows([update], names)
+    _check_finite_rows(rows, "clip_update: update")
+    clipped, _ = _clip_rows(rows, 1, clip)
     return {name: clipped[name][0].reshape(np.shape(update[name])) for name in names}
 
 
@@ -156,7 +187,9 @@ def dp_aggregate(deltas, clip, noise_multiplier, rng, expected_clients, *, templ
         check_same_keys(reference, delta, f"dp_aggregate: update {i}")
     names = list(reference)
     if deltas:
-        clipped, _ = _clip_rows(_flat_rows(deltas, names), len(deltas), clip)
+        rows = _flat_rows(deltas, names)
+        _check_finite_rows(rows, "dp_aggregate: update")
+        clipped, _ = _clip_rows(rows, len(deltas), clip)
         sums = {name: clipped[name].sum(axis=0) for name in names}
     else:
         sums = {name: np.zeros(np.size(reference[name])) for name in names}
@@ -184,7 +217,7 @@ def poisson_sample(num_clients, sample_rate, rng):
 
 
 def _check_rate(q, field):
-    if not isinstance(q, numbers.Real) or not 0 <= q <= 1:
+    if isinstance(q, bool) or not isinstance(q, numbers.Real) or not 0 <= q <= 1:
         raise ValueError(f"{field}={q!r} must be a probability in [0, 1]")
 
 
@@ -240,6 +273,15 @@ class DPFedAvg(Aggregator):
         return num_bytes(message.delta)
 
     def aggregate(self, messages, template, rng):
+        for i, m in enumerate(messages):  # every message checked before the noise is drawn
+            if not isinstance(m, Clipped):
+                raise TypeError(f"DPFedAvg: message {i} is a {type(m).__name__}, expected "
+                                f"a Clipped")
+            check_update(template, m.delta, f"DPFedAvg: message {i}")
+            if (isinstance(m.norm_before, bool) or not isinstance(m.norm_before, numbers.Real)
+                    or not math.isfinite(m.norm_before) or m.norm_before < 0):
+                raise ValueError(f"DPFedAvg: message {i}'s norm_before={m.norm_before!r}; "
+                                 f"expected a finite norm >= 0")
         norms = np.array([m.norm_before for m in messages])
         mean = dp_aggregate([m.delta for m in messages], self.clip, self.noise_multiplier,
                                rng, self.expected_clients,
@@ -355,7 +397,7 @@ def _log_a_frac(q, sigma, alpha, chunk=1024, max_terms=10_000_000):
 
 def _rdp_one_step(q, sigma, alpha):
     """RDP at order ``alpha`` of one step of the sampled Gaussian mechanism."""
-    if q == 0:
+    if q == 0 or math.isinf(sigma):  # infinite noise: the output says nothing, RDP 0
         return 0.0
     if sigma == 0 or math.isinf(alpha):
         return math.inf
@@ -383,7 +425,8 @@ def compute_rdp(q, noise_multiplier, steps, orders=None):
     """RDP of ``steps`` rounds of the Poisson-sampled Gaussian mechanism at each order.
 
     q: sampling rate in [0, 1]; noise_multiplier: noise std / L2 sensitivity (>= 0;
-    0 means no privacy, RDP inf); steps: int >= 0; orders: a sequence of orders > 1
+    0 means no privacy, RDP inf; inf means the output is pure noise, RDP 0);
+    steps: int in [0, 2**53]; orders: a sequence of orders > 1
     (inf allowed) -> float64 (len(orders),), or a float for a scalar order.
     Default orders: ``DEFAULT_ORDERS`` (TF Privacy's list).
 
@@ -393,12 +436,15 @@ def compute_rdp(q, noise_multiplier, steps, orders=None):
     Gaussian mechanism's alpha / (2 sigma^2); q = 0 gives 0.
     """
     _check_rate(q, "compute_rdp: q")
-    if (not isinstance(noise_multiplier, numbers.Real) or math.isnan(noise_multiplier)
-            or noise_multiplier < 0):
-        raise ValueError(f"compute_rdp: noise_multiplier={noise_multiplier!r} must be >= 0")
+    if (isinstance(noise_multiplier, bool) or not isinstance(noise_multiplier, numbers.Real)
+            or math.isnan(noise_multiplier) or noise_multiplier < 0):
+        raise ValueError(f"compute_rdp: noise_multiplier={noise_multiplier!r} must be >= 0 "
+                         f"(inf allowed: infinite noise, RDP 0)")
     if (isinstance(steps, bool) or not isinstance(steps, numbers.Real)
-            or not float(steps).is_integer() or steps < 0):
-        raise ValueError(f"compute_rdp: steps={steps!r} must be an integer >= 0")
+            or not (isinstance(steps, numbers.Integral) or math.isfinite(steps))
+            or not 0 <= steps <= MAX_STEPS or not float(steps).is_integer()):
+        raise ValueError(f"compute_rdp: steps={steps!r} must be an integer >= 0 and <= 2**53 "
+                         f"(RDP is linear in steps, computed in float64)")
     scalar = np.ndim(orders) == 0 and orders is not None
     alphas = _orders_array(orders, "compute_rdp")
     rdp = np.array([_rdp_one_step(float(q), float(noise_multiplier), float(a)) for a in alphas])

@@ -15,7 +15,7 @@ import time
 import numpy as np
 
 from ..federated.aggregator import Aggregator
-from ..federated.params import check_same_keys, flatten, unflatten
+from ..federated.params import check_same_keys, check_update, flatten, unflatten
 from . import paillier
 from . import secure_aggregation as secagg
 
@@ -74,10 +74,12 @@ class SecureAggregation(Aggregator):
 
     Record fields: ``survivors`` (client positions in the round), ``error_bound`` (max
     |result - exact mean| from quantization), ``protocol_bytes`` (bytes by protocol round).
+    ``insecure_demo=True`` allows t <= n / 2 (see ``secure_aggregation.Client``).
     """
 
-    def __init__(self, t, clip=1.0, dropout=()):
+    def __init__(self, t, clip=1.0, dropout=(), *, insecure_demo=False):
         self.t, self.clip, self.dropout = t, clip, dropout
+        self.insecure_demo = bool(insecure_demo)
 
     def __repr__(self):
         return f"SecureAggregation(t={self.t}, clip={self.clip})"
@@ -89,7 +91,8 @@ class SecureAggregation(Aggregator):
         return int(sum(np.size(v) for v in message.values()) * np.dtype(np.uint32).itemsize)
 
     def aggregate(self, messages, template, rng):
-        total, result = secure_sum(messages, self.t, rng, dropout=self.dropout, clip=self.clip)
+        total, result = secure_sum(messages, self.t, rng, dropout=self.dropout, clip=self.clip,
+                                   insecure_demo=self.insecure_demo)
         count = len(result.survivors)
         mean = {k: total[k] / count for k in template}
         return mean, {
@@ -99,7 +102,8 @@ class SecureAggregation(Aggregator):
         }
 
 
-def secure_sum(deltas, t, rng, *, dropout=(), clip=1.0, keep_messages=False):
+def secure_sum(deltas, t, rng, *, dropout=(), clip=1.0, keep_messages=False,
+               insecure_demo=False):
     """Sum clients' updates with secure aggregation (``secure_aggregation.run``).
 
     deltas: [{name: ndarray}, ...], one per client, same names and shapes; t: the
@@ -107,13 +111,16 @@ def secure_sum(deltas, t, rng, *, dropout=(), clip=1.0, keep_messages=False):
     {round: positions} mapping, as in ``run``); clip: every entry is clipped to
     [-clip, clip] before quantizing. -> ({name: float64 sum of the survivors'
     clipped updates}, the protocol's ``Result``: transcript, survivors, error bound).
+    t must exceed len(deltas) / 2 unless ``insecure_demo=True``. Each update is checked
+    (names, shapes, floating dtype, finite) before the protocol starts.
     """
     deltas = list(deltas)
     if len(deltas) < 2:
         raise ValueError(f"secure_sum: need at least 2 clients, got {len(deltas)}")
-    for i, d in enumerate(deltas[1:], start=1):
-        check_same_keys(deltas[0], d, f"secure_sum: client {i}")
+    for i, d in enumerate(deltas):
+        check_update(deltas[0], d, f"secure_sum: client {i}")
     names = list(deltas[0])
     vectors = np.stack([flatten(d, names) for d in deltas])
-    result = secagg.run(vectors, t, rng, dropout=dropout, clip=clip, keep_messages=keep_messages)
+    result = secagg.run(vectors, t, rng, dropout=dropout, clip=clip, keep_messages=keep_messages,
+                        insecure_demo=insecure_demo)
     return unflatten(result.sum, {n: deltas[0][n] for n in names}), result

@@ -415,7 +415,8 @@ def best_epoch(history, part="val", metric="auc"):
 def _split_gradients(alice, bob, rows):
     """One protocol round trip without optimizer steps: (logits (B, 1), {name: grad})."""
     hidden = alice.model.hidden(alice.X[rows])                          # alice
-    message = split.Message("alice", "bob", "hidden", {"values": hidden.data})
+    message = split.Message("alice", "bob", "hidden", {"values": hidden.data},
+                            batch=split.batch_id(rows, len(alice.X)))
     logits, parts = bob.logits(rows, [message])                        # bob
     logits.bce_with_logits(bob.y[rows]).backward()
     cut_grad = np.concatenate([p.grad for p in parts[0]], axis=1)      # what bob sends back

@@ -15,10 +15,11 @@ from ..params import copy_params
 from ..round import History
 from . import lockstep
 from .client import ClientUpdate, ClientUpdates, client_update_reference, clients_update
-from .mf import GLOBAL_BIAS, check_global_names
+from .mf import GLOBAL_BIAS, ITEM_BIAS, ITEM_EMBEDDING, check_global_names
 from .plan import make_round_plan
 
-__all__ = ["metrics_from_sums", "aggregate", "ServerState", "initialize", "server_update",
+__all__ = ["metrics_from_sums", "global_shapes", "check_client_update", "check_client_updates",
+           "aggregate", "ServerState", "initialize", "server_update",
            "run_round_reference", "run_round", "train"]
 
 
@@ -31,6 +32,92 @@ def metrics_from_sums(loss_sum, num_correct, num_examples, num_clients):
             "num_examples": n, "num_clients": int(num_clients)}
 
 
+def global_shapes(spec):
+    """{global name: the exact shape the server holds}: what every dense delta must match."""
+    shapes = {ITEM_EMBEDDING: (spec.num_items, spec.dim), ITEM_BIAS: (spec.num_items,),
+              GLOBAL_BIAS: ()}
+    return {name: shapes[name] for name in spec.global_names}
+
+
+def _check_array(value, shape, who, name):
+    """A finite real floating array of exactly ``shape`` (no broadcasting), else ValueError."""
+    if not isinstance(value, (np.ndarray, np.generic)):
+        raise TypeError(f"{who}: '{name}' is a {type(value).__name__}, expected an ndarray")
+    value = np.asarray(value)
+    if value.shape != shape:
+        raise ValueError(f"{who}: '{name}' has shape {value.shape}, expected exactly {shape} "
+                         f"(a delta is never broadcast onto the server's rows)")
+    if not np.issubdtype(value.dtype, np.floating):
+        raise ValueError(f"{who}: '{name}' has dtype {value.dtype}, expected a floating dtype")
+    if value.size and not np.isfinite(value).all():
+        raise ValueError(f"{who}: '{name}' holds nan or inf; expected finite values")
+
+
+def _check_counts(values, who, what, integer):
+    """Counts/sums finite and >= 0 (integers where ``integer``), else ValueError."""
+    values = np.asarray(values)
+    if values.dtype == bool or not (np.issubdtype(values.dtype, np.integer)
+                                    or (not integer and np.issubdtype(values.dtype, np.floating))):
+        raise ValueError(f"{who}: {what} has dtype {values.dtype}, expected "
+                         f"{'integers' if integer else 'real numbers'}")
+    bad = ~np.isfinite(values) | (values < 0)
+    if bad.any():
+        raise ValueError(f"{who}: {what} is {values[bad].ravel()[0].item()!r}; expected a finite "
+                         f"number >= 0")
+
+
+def check_client_update(spec, update, who):
+    """Raise unless one client's message fits the server: names, exact shapes, finite, counts."""
+    if not isinstance(update, ClientUpdate):
+        raise TypeError(f"{who} is a {type(update).__name__}, not a ClientUpdate")
+    check_global_names(spec.global_names, update.delta, who)
+    for name, shape in global_shapes(spec).items():
+        _check_array(update.delta[name], shape, who, name)
+    for what, value, integer in [("num_examples", update.num_examples, True),
+                                 ("loss_sum", update.loss_sum, False),
+                                 ("num_correct", update.num_correct, True)]:
+        if isinstance(value, bool) or not np.isscalar(value):
+            raise ValueError(f"{who}: {what}={value!r}; expected a number")
+        _check_counts(value, who, what, integer)
+    if update.num_correct > update.num_examples:
+        raise ValueError(f"{who}: num_correct={update.num_correct} exceeds num_examples="
+                         f"{update.num_examples}")
+
+
+def check_client_updates(spec, updates, who="aggregate"):
+    """Raise unless a round's sparse messages fit the server (see ``ClientUpdates``)."""
+    check_global_names(spec.global_names, updates.delta, who)
+    n = updates.num_examples
+    if not isinstance(n, np.ndarray) or n.ndim != 1 or len(n) == 0:
+        raise ValueError(f"{who}: num_examples must be a non-empty (K,) array")
+    num_clients = len(n)
+    row_item, owner = updates.row_item, updates.owner
+    for what, ids, upper in [("row_item", row_item, spec.num_items),
+                             ("owner", owner, num_clients)]:
+        if (not isinstance(ids, np.ndarray) or ids.ndim != 1
+                or not np.issubdtype(ids.dtype, np.integer)):
+            raise ValueError(f"{who}: {what} must be a 1-D integer array")
+        if ids.size and (ids.min() < 0 or ids.max() >= upper):
+            raise ValueError(f"{who}: {what} holds ids outside [0, {upper})")
+    if owner.shape != row_item.shape:
+        raise ValueError(f"{who}: owner has shape {owner.shape}, row_item {row_item.shape}")
+    if len(np.unique(np.stack([owner, row_item]), axis=1).T) != len(row_item):
+        raise ValueError(f"{who}: a client sent the same item row twice")
+    rows = len(row_item)
+    for name, shape in global_shapes(spec).items():
+        expected = (num_clients,) if name == GLOBAL_BIAS else (rows,) + shape[1:]
+        _check_array(updates.delta[name], expected, who, name)
+    for what, values, integer in [("num_examples", n, True),
+                                  ("loss_sum", updates.loss_sum, False),
+                                  ("num_correct", updates.num_correct, True)]:
+        if np.shape(values) != (num_clients,):
+            raise ValueError(f"{who}: {what} has shape {np.shape(values)}, expected "
+                             f"({num_clients},)")
+        _check_counts(values, who, what, integer)
+    if (updates.num_correct > n).any():
+        raise ValueError(f"{who}: a client's num_correct exceeds its num_examples")
+
+
 def aggregate(spec, updates):
     """Server side: the example-weighted mean delta, and the round's training metrics.
 
@@ -39,7 +126,7 @@ def aggregate(spec, updates):
     is zero.
     """
     if isinstance(updates, ClientUpdates):
-        check_global_names(spec.global_names, updates.delta, "aggregate")
+        check_client_updates(spec, updates)
         n = updates.num_examples
         weights = n.astype(spec.dtype)[updates.owner]
         total = n.sum()
@@ -61,11 +148,8 @@ def aggregate(spec, updates):
     updates = list(updates)
     if not updates:
         raise ValueError("aggregate: no client messages")
-    for i, u in enumerate(updates):
-        if not isinstance(u, ClientUpdate):
-            raise TypeError(f"aggregate: message {i} is a {type(u).__name__}, not a "
-                            f"ClientUpdate")
-        check_global_names(spec.global_names, u.delta, f"aggregate: message {i}")
+    for i, u in enumerate(updates):  # all checked before any is summed
+        check_client_update(spec, u, f"aggregate: message {i}")
     total = sum(u.num_examples for u in updates)
     mean = {}
     for name in spec.global_names:
@@ -103,6 +187,9 @@ def server_update(spec, config, state, mean_delta):
     """Apply the server optimizer to the mean delta (used as the gradient): -> new state."""
     check_global_names(spec.global_names, mean_delta, "server_update")
     check_global_names(spec.global_names, state.params, "server state")
+    for name, shape in global_shapes(spec).items():
+        _check_array(np.asarray(mean_delta[name]), shape, "server_update: the mean delta",
+                     name)
     lr = config.server_lr
     params, opt = {}, {}
     if config.server_optimizer == "adam":

@@ -1,6 +1,7 @@
 """Paillier encryption: the server adds encrypted models it cannot read (a teaching scheme).
 
-    public_key, private_key = generate_keypair(512, rng=np.random.default_rng(0))
+    public_key, private_key = generate_keypair(512, rng=np.random.default_rng(0),
+                                               insecure_demo=True)  # a demo size
     enc = [encrypt_params(public_key, params, rng) for params in client_models]
     aggregate = encrypted_fedavg(zip(enc, num_examples))      # the server: sums only
     average = decrypt_average(private_key, aggregate)         # the key holder: the mean only

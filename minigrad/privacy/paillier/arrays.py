@@ -21,6 +21,7 @@ __all__ = [
     "sum_params",
     "decrypt_params",
     "EncryptedAggregate",
+    "check_encrypted_params",
     "encrypted_fedavg",
     "decrypt_average",
     "params_nbytes",
@@ -35,6 +36,11 @@ class Encoding:
     """Floats as integers: m = round(x * 2**frac_bits), |x| <= max_abs.
 
     Scale 2**frac_bits, so one value's rounding error is at most 2**-(frac_bits + 1).
+    That is an absolute bound: a nonzero |x| below it (2**-33 at the default 32 bits)
+    encodes, and decrypts, as 0, by design and without an error. A client's update of
+    1e-12 is then rounded like every other value; raising would refuse honest updates
+    (small deltas are common) and a per-array underflow count sent alongside would tell
+    the server about a client's values. ``resolution``: that bound.
     ``max_abs`` is the public range promise every client keeps: encrypting a larger |x|
     raises OverflowError. ``slot_bits`` None puts one value in each ciphertext;
     a multiple of 8 up to 64 packs ``(key bits - 2) // slot_bits`` values into one
@@ -58,6 +64,11 @@ class Encoding:
         if self.slot_bits is not None and (self.slot_bits % 8 or not 16 <= self.slot_bits <= 64):
             raise ValueError(f"Encoding: slot_bits must be None or a multiple of 8 in [16, 64], "
                              f"got {self.slot_bits}")
+
+    @property
+    def resolution(self):
+        """The largest rounding error of one encoded value: 2**-(frac_bits + 1)."""
+        return 2.0 ** -(self.frac_bits + 1)
 
     @property
     def level(self):
@@ -222,8 +233,9 @@ class EncryptedArray:
     def _scaled(self, k, extra_frac_bits=0):
         pk = self.public_key
         cts = [pow(c, k, pk.n_square) for c in self.ciphertexts]
+        # times 0, no encryption's value is left in it: it contributes nothing
         return self._like(cts, self.frac_bits + extra_frac_bits, self.bound * abs(k),
-                          self.contributors)
+                          self.contributors if k else 0)
 
     def __add__(self, other):
         if isinstance(other, (int, np.integer)) and other == 0:
@@ -356,7 +368,7 @@ class EncryptedAggregate:
     """The server's result of encrypted FedAvg: sum_k n_k E(w_k) and sum_k n_k.
 
     params: {name: EncryptedArray}; total_weight: the sum of the integer weights;
-    num_clients: how many clients were summed.
+    num_clients: how many clients with weight > 0 were summed.
     """
 
     params: dict
@@ -368,26 +380,70 @@ class EncryptedAggregate:
         return params_nbytes(self.params)
 
 
+def check_encrypted_params(reference, params, who):
+    """Raise unless ``params`` is a well-formed client message like ``reference``.
+
+    Same names; each value an ``EncryptedArray`` under the reference's key, with its
+    shape, encoding and scale, one fresh encryption (contributors 1, bound the
+    encoding's level), as many ciphertexts as its size needs, each an int in (0, n^2).
+    What the server can check without the private key; it cannot see the plaintexts.
+    """
+    if not isinstance(params, dict):
+        raise TypeError(f"{who}: expected {{name: EncryptedArray}}, got {type(params).__name__}")
+    _check_same_names(reference, params, who)
+    for name, value in params.items():
+        first = reference[name]
+        if not isinstance(value, EncryptedArray):
+            raise TypeError(f"{who}: '{name}' is a {type(value).__name__}, not an EncryptedArray")
+        if value.public_key != first.public_key:
+            raise ValueError(f"{who}: '{name}' is encrypted under another public key")
+        if (value.shape, value.encoding, value.frac_bits) != \
+                (first.shape, first.encoding, first.frac_bits):
+            raise ValueError(f"{who}: '{name}' has shape {value.shape}, {value.encoding} at "
+                             f"scale 2**{value.frac_bits}; expected {first.shape}, "
+                             f"{first.encoding} at 2**{first.frac_bits}")
+        pk, slots = value.public_key, value.encoding.slots(value.public_key)
+        if value.contributors != 1 or value.bound != value.encoding.level:
+            raise ValueError(f"{who}: '{name}' claims {value.contributors} contributors and "
+                             f"bound {value.bound}; a client sends one fresh encryption")
+        cts = value.ciphertexts
+        if not isinstance(cts, list) or len(cts) != -(-value.size // slots):
+            raise ValueError(f"{who}: '{name}' has the wrong number of ciphertexts for shape "
+                             f"{value.shape}")
+        if not all(type(c) is int and 0 < c < pk.n_square for c in cts):
+            raise ValueError(f"{who}: '{name}' holds a ciphertext that is not an int in "
+                             f"(0, n^2)")
+
+
 def encrypted_fedavg(results):
     """[(encrypted params, num_examples), ...] -> EncryptedAggregate (weighted sum, total).
 
     Weights are integer example counts (McMahan et al. 2017), applied as E(w)^n_k: exact,
     and cheaper than a float weight, which would add frac_bits to the scale. The server
     never divides; the key holder does, after decrypting the sum (``decrypt_average``).
+    Every message is checked first (``check_encrypted_params``, counts); only clients of
+    weight > 0 count in ``num_clients``: a weight-0 client adds nothing to the average.
     """
     results = list(results)
     if not results:
         raise ValueError("encrypted_fedavg: no client results to aggregate")
-    weighted, total = [], 0
-    for i, (params, weight) in enumerate(results):
+    for i, result in enumerate(results):
+        if not isinstance(result, (tuple, list)) or len(result) != 2:
+            raise TypeError(f"encrypted_fedavg: result {i} must be an (encrypted params, "
+                            f"num_examples) pair")
+        params, weight = result
+        check_encrypted_params(results[0][0], params, f"encrypted_fedavg: client {i}")
         if not isinstance(weight, (int, np.integer)) or isinstance(weight, bool) or weight < 0:
             raise ValueError(f"encrypted_fedavg: client {i} reported {weight!r} examples; "
                              f"expected an integer count >= 0")
+    weighted, total = [], 0
+    for params, weight in results:
         weighted.append({name: value * int(weight) for name, value in params.items()})
         total += int(weight)
     if total == 0:
         raise ValueError("encrypted_fedavg: the clients reported 0 examples in total")
-    return EncryptedAggregate(sum_params(weighted), total, len(results))
+    return EncryptedAggregate(sum_params(weighted), total,
+                              sum(1 for _, weight in results if weight > 0))
 
 
 def decrypt_average(private_key, aggregate, dtype=None, min_clients=2):

@@ -14,6 +14,7 @@ import numpy as np
 from ..randomness import random_below, random_bits, random_source
 
 __all__ = [
+    "SECURE_BITS",
     "SMALL_PRIMES",
     "is_probable_prime",
     "random_prime",
@@ -22,6 +23,18 @@ __all__ = [
     "PrivateKey",
     "NoisePool",
 ]
+
+
+# The smallest modulus refused no one: NIST SP 800-57 puts 2048-bit factoring-based keys at
+# 112-bit strength. Smaller keys need ``insecure_demo=True``, said where the key is made.
+SECURE_BITS = 2048
+
+
+def _check_key_bits(bits, insecure_demo, who):
+    if bits < SECURE_BITS and not insecure_demo:
+        raise ValueError(f"{who}: a {bits}-bit modulus can be factored, which decrypts "
+                         f"everything; use {SECURE_BITS} bits or more, or pass "
+                         f"insecure_demo=True to say this key is for a demonstration only")
 
 
 # ---------------------------------------------------------------------------
@@ -109,14 +122,23 @@ def random_prime(bits, rng, rounds=40):
 # keys
 # ---------------------------------------------------------------------------
 class PublicKey:
-    """The modulus n; encrypts, adds and scales ciphertexts (Python ints in [0, n^2))."""
+    """The modulus n; encrypts, adds and scales ciphertexts (Python ints in [0, n^2)).
+
+    n must be at least ``SECURE_BITS`` (2048) bits, or ``insecure_demo=True``; in any case
+    at least 64 bits, with no prime factor below 2000, not prime and not a square (what
+    can be checked of "a product of two large distinct primes" without factoring n).
+    """
 
     __slots__ = ("n", "n_square", "bits", "ciphertext_bytes")
 
-    def __init__(self, n):
+    def __init__(self, n, *, insecure_demo=False):
         n = operator.index(n)
-        if n < 15 or n % 2 == 0:
-            raise ValueError(f"PublicKey: n must be an odd product of two primes, got {n}")
+        if n.bit_length() < 64 or math.gcd(n, _SMALL_PRODUCT) != 1 \
+                or math.isqrt(n) ** 2 == n or is_probable_prime(n):
+            raise ValueError(f"PublicKey: n must be a product of two distinct large primes "
+                             f"(>= 64 bits, no factor below 2000, not prime, not a square), "
+                             f"got a {n.bit_length()}-bit n that is not")
+        _check_key_bits(n.bit_length(), insecure_demo, "PublicKey")
         self.n = n
         self.n_square = n * n
         self.bits = n.bit_length()
@@ -237,9 +259,11 @@ class PrivateKey:
         return f"PrivateKey(for {self.public_key!r})"  # never print the primes
 
 
-def generate_keypair(bits=2048, rng=None, rounds=40):
+def generate_keypair(bits=2048, rng=None, rounds=40, *, insecure_demo=False):
     """(PublicKey, PrivateKey) with an n of exactly ``bits`` bits, from ``rng``.
 
+    ``bits`` below 2048 (``SECURE_BITS``) needs ``insecure_demo=True``: such a key is
+    fast enough for a classroom and can be factored.
     ``rng``: np.random.default_rng(seed) or random.Random(seed) for reproducible keys
     (teaching), random.SystemRandom() for OS entropy (still not production code).
     Cost: two random primes of bits/2 bits, each a few hundred Miller-Rabin trials.
@@ -248,13 +272,14 @@ def generate_keypair(bits=2048, rng=None, rounds=40):
     if bits < 64 or bits % 2:
         raise ValueError(f"generate_keypair: bits must be an even number >= 64, got {bits} "
                          f"(2048 or more for real secrecy; 512 is a classroom size)")
+    _check_key_bits(bits, insecure_demo, "generate_keypair")
     rng = random_source(rng, "generate_keypair")
     while True:
         p = random_prime(bits // 2, rng, rounds)
         q = random_prime(bits // 2, rng, rounds)
         n = p * q
         if p != q and n.bit_length() == bits and math.gcd(n, (p - 1) * (q - 1)) == 1:
-            public_key = PublicKey(n)
+            public_key = PublicKey(n, insecure_demo=insecure_demo)
             return public_key, PrivateKey(public_key, p, q)
 
 

@@ -29,6 +29,10 @@ __all__ = [
     "id_pair",
     "pair_mask_key",
     "self_mask_key",
+    "COMMITMENT_BYTES",
+    "commit_seed",
+    "SECURE_GROUP_BITS",
+    "check_group",
     "seal",
     "open_sealed",
 ]
@@ -238,6 +242,32 @@ def pair_mask_key(shared, u, v, group):
 def self_mask_key(seed):
     """Seed of a client's self-mask, from its secret b (an int below FIELD_PRIME)."""
     return hashlib.sha256(b"minigrad secagg self mask" + seed.to_bytes(SHARE_BYTES, "big")).digest()
+
+
+COMMITMENT_BYTES = 32
+
+
+def commit_seed(u, seed):
+    """Client u's commitment to its self-mask seed b: SHA-256 over its id and b (32 bytes).
+
+    b is 256 uniform bits, so the hash hides it; SHA-256 binds it: the server checks the b
+    it rebuilds from the survivors' shares against this, so a wrong share cannot slip in.
+    """
+    return hashlib.sha256(b"minigrad secagg self mask commitment" + u.to_bytes(ID_BYTES, "big")
+                          + seed.to_bytes(SHARE_BYTES, "big")).digest()
+
+
+SECURE_GROUP_BITS = 2048  # RFC 3526 / NIST SP 800-57: 2048-bit MODP for 112-bit strength
+
+
+def check_group(group, insecure_demo, who):
+    """ValueError for a DH group below 2048 bits unless ``insecure_demo``."""
+    if not isinstance(group, DHGroup):
+        raise TypeError(f"{who}: group must be a DHGroup, got {type(group).__name__}")
+    if group.p.bit_length() < SECURE_GROUP_BITS and not insecure_demo:
+        raise ValueError(f"{who}: the {group.p.bit_length()}-bit group {group.name!r} is "
+                         f"too small to keep the masks' keys secret; use MODP_2048, or pass "
+                         f"insecure_demo=True to say this run is a demonstration only")
 
 
 # ---------------------------------------------------------------------------
