@@ -417,3 +417,27 @@ def test_load_state_dict_converts_ints_and_float64_exactly():
     assert model.layers[2].bias.data.dtype == np.float32
     np.testing.assert_array_equal(model.layers[2].bias.data, [0.25])
     np.testing.assert_array_equal(model.layers[0].weight.data, np.ones((3, 4)))
+
+
+@pytest.mark.parametrize("bad", [2.0, -1.0, np.nan, np.inf])
+def test_bce_loss_refuses_targets_outside_0_1(bad):
+    # target 2 used to give a loss below 0, unbounded below as the logit grows
+    logits = Tensor([[0.5], [-1.0], [3.0]], autograd=True)
+    y = np.array([[1.0], [bad], [0.0]])
+
+    for criterion in (nn.BCELoss(), nn.BCEWithLogitsLoss(reduction="none")):
+        with pytest.raises(ValueError, match=r"BCE: target\[1, 0\] is .*\[0, 1\]"):
+            criterion(logits, y)
+    with pytest.raises(ValueError, match="BCE: target"):
+        logits.bce_with_logits(y)
+
+
+def test_bce_loss_refuses_non_numeric_targets_and_keeps_soft_and_bool_labels():
+    logits = Tensor([0.5, -1.0], autograd=True)
+    with pytest.raises(TypeError, match="BCE: target has dtype"):
+        nn.BCELoss()(logits, np.array(["1", "0"]))
+    with pytest.raises(TypeError, match="BCE: target has dtype"):
+        nn.BCELoss()(logits, np.array([1 + 1j, 0]))
+    soft = nn.BCELoss()(logits, np.array([0.25, 1.0])).item()
+    hard = nn.BCELoss()(logits, np.array([True, False])).item()
+    assert soft > 0 and hard > 0
