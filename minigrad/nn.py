@@ -81,6 +81,7 @@ class Layer:
                      for name, value in state.items()}
         for name, value in converted.items():  # only after every check passed: no half-load
             params[name].data[...] = value
+            params[name].bump_version()
 
     def num_parameters(self):
         return sum(p.data.size for p in self.get_parameters())

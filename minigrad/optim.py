@@ -112,6 +112,7 @@ class Adam(Optimizer):
         state[0] += 1
         adam_step(p.data, p.grad, state[1], state[2], state[0], self.alpha, self.beta1,
                   self.beta2, self.eps)
+        p.bump_version()  # adam_step wrote into p.data's elements: a graph saved the old ones
 
 
 def adam_step(param, grad, m, v, step, lr, beta1=0.9, beta2=0.999, eps=1e-8):
