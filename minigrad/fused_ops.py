@@ -61,7 +61,7 @@ class BCEWithLogits(Function):
         if target.size and not (target.min() >= 0 and target.max() <= 1):
             bad = ~((target >= 0) & (target <= 1))
             pos = tuple(int(i) for i in np.argwhere(bad)[0])
-            raise ValueError(f"BCE: target[{', '.join(map(str, pos))}] is {target[pos]!r}; "
+            raise ValueError(f"BCE: target[{', '.join(map(str, pos))}] is {float(target[pos])}; "
                              f"expected 0/1 labels or probabilities in [0, 1]")
         losses = kernels.softplus(x) - x * target
         self.save(x, target, reduction)

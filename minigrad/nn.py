@@ -111,7 +111,7 @@ def _checked_value(name, value, current):
         why = (f"overflows {current.dtype}" if np.isfinite(value[bad])
                else "is not finite")
         raise ValueError(
-            f"load_state_dict: '{name}'{list(bad)} = {value[bad]!r} {why}; expected finite "
+            f"load_state_dict: '{name}'{list(bad)} = {value[bad].item()!r} {why}; expected finite "
             f"values in the parameter's dtype {current.dtype}"
         )
     return out
