@@ -180,8 +180,9 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_on_failure=False
                 nonfinite.append(_entry(i, j, k, a, n, inputs, out_shape))
             if not finite.any():
                 continue
-        diff = np.where(finite, np.abs(np.where(finite, a - n, 0.0)), 0.0)
-        allowed = atol + rtol * np.abs(np.where(finite, n, 0.0))
+        a_finite, n_finite = np.where(finite, a, 0.0), np.where(finite, n, 0.0)  # no inf - inf
+        diff = np.abs(a_finite - n_finite)
+        allowed = atol + rtol * np.abs(n_finite)
         over = diff > allowed
         # diff / allowed, with 0/0 -> 0 and x/0 -> inf, so atol = rtol = 0 still ranks
         ratio = np.divide(diff, allowed, out=np.where(over, np.inf, 0.0), where=allowed > 0)

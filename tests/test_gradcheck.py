@@ -141,7 +141,7 @@ def test_scalar_input_and_output():
 class NaNSquare(Function):
     """x ** 2 whose backward puts NaN in entry ``nan_at`` and is 50x wrong at ``wrong_at``."""
 
-    nan_at, wrong_at = 0, None
+    nan_at, wrong_at, bad = 0, None, np.nan
 
     def forward(self, x):
         self.save(x)
@@ -151,7 +151,7 @@ class NaNSquare(Function):
         (x,) = self.saved
         g = grad * 2.0 * x
         if grad[self.nan_at] != 0:  # only the diagonal entry d y0 / d x0 is NaN
-            g[self.nan_at] = np.nan
+            g[self.nan_at] = self.bad
         if self.wrong_at is not None:
             g[self.wrong_at] *= 50.0
         return (g,)
@@ -171,15 +171,15 @@ def test_nan_in_the_analytic_gradient_fails_and_is_named():
         gradcheck(lambda x: apply(NaNSquare, x), [x], raise_on_failure=True)
 
 
-def test_a_nan_entry_does_not_hide_a_wrong_finite_entry():
-    class NaNAndWrong(NaNSquare):
-        nan_at, wrong_at = 0, 2
-
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_a_non_finite_entry_does_not_hide_a_wrong_finite_entry(bad):
+    NaNAndWrong = type("NaNAndWrong", (NaNSquare,), {"nan_at": 0, "wrong_at": 2, "bad": bad})
     x = Tensor([0.5, -1.0, 2.0], autograd=True)
 
     result = gradcheck(lambda x: apply(NaNAndWrong, x), [x])
 
     assert not result
+    assert result.num_nonfinite == 1
     assert result.worst["input_index"] == (2,) and result.worst["output_index"] == (2,)
     assert result.worst["analytic"] == pytest.approx(50 * result.worst["numeric"])
     assert "worst finite entry d out(2,) / d input[0](2,)" in repr(result)
