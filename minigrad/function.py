@@ -19,6 +19,10 @@ class Function:
     parents = ()
     needs_input_grad = ()
     saved = ()
+    # set by ``tensor.apply``: (input index, its version) for each input whose array
+    # was saved, and whether the output array was; None when nothing saved is an array
+    _saved_versions = None
+    _saves_output = False
 
     def save(self, *values):
         """Keep arrays (or anything) for ``backward``."""

@@ -38,7 +38,8 @@ class FMInteraction(Function):
 class BCEWithLogits(Function):
     """Binary cross-entropy from logits, stable for any |x|: softplus(x) - x*y.
 
-    logits and target have the same shape; reduction is 'mean', 'sum' or 'none'.
+    logits and target have the same shape, target in [0, 1] (labels or soft labels);
+    reduction is 'mean', 'sum' or 'none'.
     """
 
     def forward(self, x, target, reduction="mean"):
@@ -51,7 +52,17 @@ class BCEWithLogits(Function):
             )
         if reduction not in ("mean", "sum", "none"):
             raise ValueError(f"BCE: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+        if target.dtype.kind not in "biuf":
+            raise TypeError(f"BCE: target has dtype {target.dtype}; expected 0/1 labels "
+                            f"(or probabilities in [0, 1]) as real numbers")
         target = target.astype(x.dtype, copy=False)
+        # a target outside [0, 1] makes the loss unbounded below (2 gives a negative
+        # loss that training drives to -inf); min/max are NaN if any entry is NaN
+        if target.size and not (target.min() >= 0 and target.max() <= 1):
+            bad = ~((target >= 0) & (target <= 1))
+            pos = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise ValueError(f"BCE: target[{', '.join(map(str, pos))}] is {float(target[pos])}; "
+                             f"expected 0/1 labels or probabilities in [0, 1]")
         losses = kernels.softplus(x) - x * target
         self.save(x, target, reduction)
         if reduction == "none":

@@ -173,7 +173,8 @@ def segment_sum(values, segment_ids, num_segments):
     """
     values = np.asarray(values)
     trailing = values.shape[1:]
-    rows = values.reshape(values.shape[0], -1)
+    # the width spelled out: reshape(0, -1) cannot infer it when no row is given
+    rows = values.reshape(values.shape[0], int(np.prod(trailing, dtype=np.int64)))
     out = scatter_add_rows(segment_ids, rows, num_segments)
     return out.reshape((num_segments,) + trailing)
 

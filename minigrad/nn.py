@@ -6,6 +6,8 @@ list of layers) contributes its own under a dotted prefix. ``state_dict()``
 is exactly what a federated client ships.
 """
 
+from collections.abc import Mapping
+
 import numpy as np
 
 from . import rng as _rng
@@ -57,27 +59,62 @@ class Layer:
         return {name: p.data.copy() for name, p in self.named_parameters()}
 
     def load_state_dict(self, state):
-        """Copy values in from a mapping with exactly this layer's names and shapes."""
+        """Copy values in from a mapping with exactly this layer's names and shapes.
+
+        Every value is checked and converted first (real numbers only, the exact
+        shape, finite in the parameter's dtype, so 1e40 cannot become a float32
+        inf); only then is anything written, so a refused mapping changes nothing.
+        """
+        if not isinstance(state, Mapping):
+            raise TypeError(
+                f"load_state_dict: expected a mapping {{name: array}}, got {type(state).__name__}"
+            )
         params = dict(self.named_parameters())
         missing = sorted(set(params) - set(state))
-        extra = sorted(set(state) - set(params))
+        extra = sorted(set(state) - set(params), key=repr)
         if missing or extra:
             raise KeyError(
                 f"load_state_dict: names differ from {type(self).__name__}'s parameters "
                 f"(missing: {missing}, unexpected: {extra})"
             )
-        for name, value in state.items():
-            value = np.asarray(value)
-            if value.shape != params[name].data.shape:
-                raise ValueError(
-                    f"load_state_dict: '{name}' has shape {value.shape}, expected "
-                    f"{params[name].data.shape}"
-                )
-        for name, value in state.items():  # only after every check passed: no half-load
+        converted = {name: _checked_value(name, value, params[name].data)
+                     for name, value in state.items()}
+        for name, value in converted.items():  # only after every check passed: no half-load
             params[name].data[...] = value
+            params[name].bump_version()
 
     def num_parameters(self):
         return sum(p.data.size for p in self.get_parameters())
+
+
+def _checked_value(name, value, current):
+    """``value`` converted to ``current``'s dtype, or an error saying what is wrong."""
+    if isinstance(value, Tensor):
+        value = value.data
+    try:
+        value = np.asarray(value)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"load_state_dict: '{name}' is not an array ({exc})") from None
+    if value.dtype.kind not in "fiu":
+        raise TypeError(
+            f"load_state_dict: '{name}' has dtype {value.dtype}; expected real numbers "
+            f"(float or int) for a {current.dtype} parameter"
+        )
+    if value.shape != current.shape:
+        raise ValueError(
+            f"load_state_dict: '{name}' has shape {value.shape}, expected {current.shape}"
+        )
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = value.astype(current.dtype)
+    if not np.isfinite(out).all():
+        bad = tuple(int(i) for i in np.argwhere(~np.isfinite(out))[0])
+        why = (f"overflows {current.dtype}" if np.isfinite(value[bad])
+               else "is not finite")
+        raise ValueError(
+            f"load_state_dict: '{name}'{list(bad)} = {value[bad].item()!r} {why}; expected finite "
+            f"values in the parameter's dtype {current.dtype}"
+        )
+    return out
 
 
 def _named(value, name):

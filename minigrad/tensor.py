@@ -50,8 +50,8 @@ def _lift(x, like):
     """An operand as a Tensor; Python scalars take ``like``'s float dtype (no upcast)."""
     if isinstance(x, Tensor):
         return x
-    if isinstance(x, (int, float)) and np.issubdtype(like.data.dtype, np.floating):
-        return Tensor(np.asarray(x, dtype=like.data.dtype))
+    if isinstance(x, (int, float)) and np.issubdtype(like._data.dtype, np.floating):
+        return Tensor(np.asarray(x, dtype=like._data.dtype))
     return Tensor(x)
 
 
@@ -61,17 +61,62 @@ def apply(fn_cls, *inputs, **options):
     needs = tuple(t.autograd for t in inputs)
     track = _GradMode.enabled and any(needs)
     fn.needs_input_grad = needs
-    data = fn.forward(*[t.data for t in inputs], **options)
+    data = fn.forward(*[t._data for t in inputs], **options)
     out = Tensor.__new__(Tensor)
-    out.data = data
+    out._data = data
+    out._version = [0]
     out.grad = None
     out.autograd = track
     if track:
         fn.parents = inputs
         out._ctx = fn
+        if fn.saved:
+            _record_versions(fn, inputs, data)
     else:
         out._ctx = None
     return out
+
+
+def _record_versions(fn, inputs, out_data):
+    """Note the versions of the tensors whose arrays ``fn`` saved for its backward."""
+    # plain loops over a handful of values: this runs once per recorded op
+    versions, saves_output = None, False
+    for value in fn.saved:
+        if not isinstance(value, np.ndarray):
+            continue
+        if value is out_data:
+            saves_output = True
+            continue
+        for i, t in enumerate(inputs):
+            if value is t._data:
+                if versions is None:
+                    versions = []
+                versions.append((i, t._version[0]))
+                break
+    if versions is not None or saves_output:
+        fn._saved_versions = versions or ()
+        fn._saves_output = saves_output
+
+
+def _check_versions(node, ctx):
+    """RuntimeError if an array ``ctx`` saved was modified since the forward pass."""
+    if ctx._saves_output and node._version[0] != 0:
+        raise RuntimeError(
+            f"backward: the output of {ctx.name} (shape {node._data.shape}), which "
+            f"{ctx.name}'s backward reads, was modified in place after the forward pass "
+            f"(version {node._version[0]}, was 0); its gradient would be wrong: run the "
+            f"forward pass again after changing it"
+        )
+    for i, version in ctx._saved_versions:
+        parent = ctx.parents[i]
+        if parent._version[0] != version:
+            raise RuntimeError(
+                f"backward: input {i} of {ctx.name} (shape {parent._data.shape}), which "
+                f"{ctx.name}'s backward reads, was modified in place after the forward "
+                f"pass (version {parent._version[0]}, was {version}); its gradient would "
+                f"be wrong: run the forward pass again after changing it (or change it "
+                f"only after backward, as an optimizer's step does)"
+            )
 
 
 class Tensor:
@@ -79,40 +124,62 @@ class Tensor:
 
     ``Tensor(data, autograd=False, dtype=None)``; ``.data`` is an ndarray,
     ``.grad`` an ndarray (None before any backward), accumulated across calls.
+    ``_version`` counts in-place changes made through minigrad (assigning ``.data``,
+    ``x.data -= ...``, an optimizer's step, ``load_state_dict``); ``backward`` refuses
+    to use an array an op saved if its tensor's version moved since (see
+    docs/architecture.md, "Changing data between forward and backward").
     """
 
-    __slots__ = ("data", "grad", "autograd", "_ctx", "__weakref__")
+    __slots__ = ("_data", "_version", "grad", "autograd", "_ctx", "__weakref__")
     __array_priority__ = 1000  # ndarray (op) Tensor defers to Tensor's reflected op
 
     def __init__(self, data, autograd=False, dtype=None):
+        version = [0]
         if isinstance(data, Tensor):
-            data = data.data
-        self.data = np.asarray(data, dtype=dtype)
-        if autograd and not np.issubdtype(self.data.dtype, np.floating):
+            if dtype is None or np.dtype(dtype) == data._data.dtype:
+                version = data._version  # the same memory: one counter, as for detach()
+            data = data._data
+        self._data = np.asarray(data, dtype=dtype)
+        if autograd and not np.issubdtype(self._data.dtype, np.floating):
             raise TypeError(
                 f"Tensor(autograd=True) needs floating-point data, got dtype "
-                f"{self.data.dtype}; pass dtype=np.float64 (or float32)"
+                f"{self._data.dtype}; pass dtype=np.float64 (or float32)"
             )
+        self._version = version
         self.autograd = bool(autograd)
         self.grad = None
         self._ctx = None
 
+    @property
+    def data(self):
+        """The ndarray. Assigning it (or ``x.data -= ...``) counts as an in-place change."""
+        return self._data
+
+    @data.setter
+    def data(self, value):
+        self._data = value
+        self._version[0] += 1
+
+    def bump_version(self):
+        """Record an in-place change made to ``.data``'s elements (e.g. ``data[...] = v``)."""
+        self._version[0] += 1
+
     # ----------------------------------------------------------------- info
     @property
     def shape(self):
-        return self.data.shape
+        return self._data.shape
 
     @property
     def ndim(self):
-        return self.data.ndim
+        return self._data.ndim
 
     @property
     def dtype(self):
-        return self.data.dtype
+        return self._data.dtype
 
     @property
     def size(self):
-        return self.data.size
+        return self._data.size
 
     @property
     def creators(self):
@@ -128,7 +195,7 @@ class Tensor:
         return self.data
 
     def item(self):
-        return self.data.item()
+        return self._data.item()
 
     def __len__(self):
         return len(self.data)
@@ -141,8 +208,8 @@ class Tensor:
         return str(self.data)
 
     def detach(self):
-        """The same data, cut from the graph (shares memory, no gradient)."""
-        return Tensor(self.data)
+        """The same data, cut from the graph (shares memory and the version counter)."""
+        return Tensor(self)
 
     def zero_grad(self):
         self.grad = None
@@ -161,20 +228,20 @@ class Tensor:
                 "autograd=True (and do not run the forward pass under no_grad())"
             )
         if grad is None:
-            if self.data.size != 1:
+            if self._data.size != 1:
                 raise ValueError(
                     f"backward() without a gradient needs a one-element tensor, but this one "
-                    f"has shape {self.data.shape}; pass grad= of shape {self.data.shape} "
+                    f"has shape {self._data.shape}; pass grad= of shape {self._data.shape} "
                     f"(e.g. the gradient that arrived at a cut layer)"
                 )
-            grad = np.ones_like(self.data)
+            grad = np.ones_like(self._data)
         else:
             grad = grad.data if isinstance(grad, Tensor) else grad
-            grad = np.array(grad, dtype=self.data.dtype)  # a copy: the caller keeps theirs
-            if grad.shape != self.data.shape:
+            grad = np.array(grad, dtype=self._data.dtype)  # a copy: the caller keeps theirs
+            if grad.shape != self._data.shape:
                 raise ValueError(
                     f"backward(grad): grad has shape {grad.shape} but the tensor has shape "
-                    f"{self.data.shape}"
+                    f"{self._data.shape}"
                 )
 
         grads = {self: grad}  # keyed by the Tensor object itself: identity, not ids
@@ -188,14 +255,16 @@ class Tensor:
                 node._accumulate(g, passed_on)
                 continue
             passed_on[id(g)] = _ref(g)
+            if ctx._saved_versions is not None:
+                _check_versions(node, ctx)
             in_grads = ctx.backward(g)
             for parent, pg, need in zip(ctx.parents, in_grads, ctx.needs_input_grad, strict=True):
                 if not need or pg is None:
                     continue
-                if pg.shape != parent.data.shape:  # a bug in an op, never the user's
+                if pg.shape != parent._data.shape:  # a bug in an op, never the user's
                     raise RuntimeError(
                         f"{type(ctx).__name__}.backward returned a gradient of shape "
-                        f"{pg.shape} for an input of shape {parent.data.shape}"
+                        f"{pg.shape} for an input of shape {parent._data.shape}"
                     )
                 if parent in grads:
                     grads[parent] = grads[parent] + pg
@@ -203,8 +272,8 @@ class Tensor:
                     grads[parent] = pg
 
     def _accumulate(self, g, passed_on):
-        if g.dtype != self.data.dtype:
-            g = g.astype(self.data.dtype)  # float32 parameters keep float32 gradients
+        if g.dtype != self._data.dtype:
+            g = g.astype(self._data.dtype)  # float32 parameters keep float32 gradients
         elif _in(passed_on, g) or not g.flags.owndata or not g.flags.writeable:
             g = g.copy()  # .grad owns its memory, so `p.grad += ...` never aliases
         if self.grad is None:

@@ -135,3 +135,114 @@ def test_scalar_input_and_output():
     result = gradcheck(lambda x: (x * x).exp(), [x])
 
     assert result, repr(result)
+
+
+# ----------------------------------------------------------- hostile inputs (issue 17)
+class NaNSquare(Function):
+    """x ** 2 whose backward puts NaN in entry ``nan_at`` and is 50x wrong at ``wrong_at``."""
+
+    nan_at, wrong_at, bad = 0, None, np.nan
+
+    def forward(self, x):
+        self.save(x)
+        return x * x
+
+    def backward(self, grad):
+        (x,) = self.saved
+        g = grad * 2.0 * x
+        if grad[self.nan_at] != 0:  # only the diagonal entry d y0 / d x0 is NaN
+            g[self.nan_at] = self.bad
+        if self.wrong_at is not None:
+            g[self.wrong_at] *= 50.0
+        return (g,)
+
+
+def test_nan_in_the_analytic_gradient_fails_and_is_named():
+    x = Tensor([0.5, -1.0, 2.0], autograd=True)
+
+    result = gradcheck(lambda x: apply(NaNSquare, x), [x])
+
+    assert not result
+    assert result.num_nonfinite == 1
+    assert result.nonfinite[0]["input_index"] == (0,)
+    assert np.isnan(result.nonfinite[0]["analytic"])
+    assert "non-finite" in repr(result) and "d out(0,) / d input[0](0,)" in repr(result)
+    with pytest.raises(GradcheckError, match="non-finite"):
+        gradcheck(lambda x: apply(NaNSquare, x), [x], raise_on_failure=True)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_a_non_finite_entry_does_not_hide_a_wrong_finite_entry(bad):
+    NaNAndWrong = type("NaNAndWrong", (NaNSquare,), {"nan_at": 0, "wrong_at": 2, "bad": bad})
+    x = Tensor([0.5, -1.0, 2.0], autograd=True)
+
+    result = gradcheck(lambda x: apply(NaNAndWrong, x), [x])
+
+    assert not result
+    assert result.num_nonfinite == 1
+    assert result.worst["input_index"] == (2,) and result.worst["output_index"] == (2,)
+    assert result.worst["analytic"] == pytest.approx(50 * result.worst["numeric"])
+    assert "worst finite entry d out(2,) / d input[0](2,)" in repr(result)
+
+
+def test_non_finite_numeric_derivative_fails():
+    # log near 0: the step x - eps leaves the domain, so f(x - eps) is NaN
+    x = Tensor([1e-9, 1.0], autograd=True)
+
+    with np.errstate(all="ignore"):
+        result = gradcheck(_unsafe_log, [x], eps=1e-6)
+
+    assert not result
+    assert result.num_nonfinite >= 1
+    assert result.nonfinite[0]["input_index"] == (0,)
+
+
+class _UnguardedLog(Function):
+    def forward(self, x):
+        self.save(x)
+        return np.log(x)
+
+    def backward(self, grad):
+        (x,) = self.saved
+        return (grad / x,)
+
+
+def _unsafe_log(x):
+    return apply(_UnguardedLog, x)
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"eps": 0.0}, {"eps": -1e-6}, {"eps": np.nan}, {"eps": np.inf}, {"eps": "1e-6"},
+    {"atol": np.nan}, {"atol": -1.0}, {"atol": np.inf},
+    {"rtol": -1.0}, {"rtol": np.nan}, {"rtol": np.inf}, {"rtol": True},
+])
+def test_bad_tolerances_are_refused_before_any_check(kwargs):
+    x = Tensor([0.5, -1.0, 2.0], autograd=True)
+    name = next(iter(kwargs))
+
+    with pytest.raises(ValueError, match=f"gradcheck: {name} must be a finite number"):
+        gradcheck(lambda x: apply(WrongSquare, x), [x], **kwargs)
+
+
+def test_zero_tolerances_are_allowed_and_still_rank_the_worst_entry():
+    x = Tensor([0.5, -1.0, 2.0], autograd=True)
+
+    result = gradcheck(lambda x: apply(WrongSquare, x), [x], atol=0.0, rtol=0.0)
+
+    assert not result
+    assert result.worst["input_index"] == (2,)  # |x - 2x| is largest at x = 2
+
+
+def test_refuses_non_finite_inputs_and_float32_outputs():
+    with pytest.raises(ValueError, match="input 0 holds NaN"):
+        gradcheck(lambda x: x * x, [Tensor([np.nan, 1.0], autograd=True)])
+    with pytest.raises(TypeError, match="float64 output"):
+        gradcheck(lambda x: apply(_ToFloat32, x), [Tensor([0.5, 1.0], autograd=True)])
+
+
+class _ToFloat32(Function):
+    def forward(self, x):
+        return x.astype(np.float32)
+
+    def backward(self, grad):
+        return (grad.astype(np.float64),)

@@ -127,3 +127,65 @@ def test_ranking_metrics_equal_naive_loops(seed):
             naive_recall_at_k(ranked, relevant, k), abs=1e-12)
         assert metrics.ndcg_at_k(ranked, relevant, k) == pytest.approx(
             naive_ndcg_at_k(ranked, relevant, k), abs=1e-12)
+
+
+# ------------------------------------------------------------- hostile inputs (issue 17)
+_CLASSIFIERS = [metrics.auc, metrics.precision, metrics.recall, metrics.accuracy,
+                metrics.log_loss, metrics.binary_metrics]
+
+
+@pytest.mark.parametrize("fn", _CLASSIFIERS, ids=lambda f: f.__name__)
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_classification_metrics_refuse_non_finite_scores(fn, bad):
+    with pytest.raises(ValueError, match=r"\[1\] is .*expected finite"):
+        fn([0, 1, 1], [0.2, bad, 0.4])
+
+
+@pytest.mark.parametrize("fn", _CLASSIFIERS, ids=lambda f: f.__name__)
+@pytest.mark.parametrize("y", [[0, 1, np.nan], [0, 1, 2], [0, 1, -1], [0.0, 1.0, 0.5]])
+def test_classification_metrics_refuse_non_binary_targets(fn, y):
+    with pytest.raises(ValueError, match="0/1"):
+        fn(y, [0.2, 0.7, 0.4])
+
+
+@pytest.mark.parametrize("fn", _CLASSIFIERS, ids=lambda f: f.__name__)
+def test_classification_metrics_refuse_transposed_shapes_but_accept_a_column(fn):
+    y = np.array([[0, 1, 1], [1, 0, 0]])
+    p = np.array([[0.2, 0.7], [0.4, 0.9], [0.1, 0.3]])
+    with pytest.raises(ValueError, match=r"shape \(2, 3\).*shape \(3, 2\)"):
+        fn(y, p)
+    column = fn(np.array([[0], [1], [1]]), np.array([0.2, 0.7, 0.4]))
+    assert column == fn([0, 1, 1], [0.2, 0.7, 0.4])
+
+
+@pytest.mark.parametrize("p", [1.5, -0.1])
+def test_log_loss_refuses_probabilities_outside_0_1_instead_of_clipping(p):
+    with pytest.raises(ValueError, match=r"log_loss: p\[1\] is .*\[0, 1\]"):
+        metrics.log_loss([0, 1], [0.2, p])
+
+
+@pytest.mark.parametrize("eps", [0.0, -1e-7, 0.5, np.nan])
+def test_log_loss_refuses_a_bad_eps(eps):
+    with pytest.raises(ValueError, match="log_loss: eps="):
+        metrics.log_loss([0, 1], [0.2, 0.7], eps=eps)
+
+
+@pytest.mark.parametrize("fn", [metrics.precision, metrics.recall, metrics.accuracy])
+@pytest.mark.parametrize("threshold", [np.nan, np.inf, "0.5"])
+def test_threshold_metrics_refuse_a_bad_threshold(fn, threshold):
+    with pytest.raises(ValueError, match="threshold="):
+        fn([0, 1, 1], [0.2, 0.7, 0.4], threshold=threshold)
+
+
+@pytest.mark.parametrize("fn", [metrics.recall_at_k, metrics.ndcg_at_k])
+@pytest.mark.parametrize("ranked, relevant, k, error", [
+    ([1.0, np.nan], [1], 2, TypeError),        # a NaN id matches nothing, silently
+    ([1, 2], [np.nan], 2, TypeError),
+    ([1.5, 2.0], [1], 2, TypeError),
+    ([1, 2], [1], 1.5, ValueError),
+    ([1, 2], [1], True, ValueError),
+    ([1, 2], [1], -1, ValueError),
+])
+def test_ranking_metrics_refuse_non_integer_ids_and_k(fn, ranked, relevant, k, error):
+    with pytest.raises(error):
+        fn(ranked, relevant, k=k)

@@ -346,3 +346,98 @@ def test_embedding_with_padding_learns_as_before_and_owns_its_gradient():
 
     assert emb.weight.grad.tolist() == [[0.0], [2.0], [0.0], [1.0], [0.0]]
     assert emb.weight.grad.flags.owndata
+
+
+# ------------------------------------------- load_state_dict refuses bad values (issue 17)
+def _float32_mlp():
+    rng = np.random.default_rng(0)
+    return nn.Sequential([nn.Linear(3, 4, rng=rng, dtype=np.float32), nn.Tanh(),
+                          nn.Linear(4, 1, rng=rng, dtype=np.float32)])
+
+
+def _snapshot(model):
+    return {name: (p, p.data.copy()) for name, p in model.named_parameters()}
+
+
+def _assert_unchanged(model, snapshot):
+    now = dict(model.named_parameters())
+    assert now.keys() == snapshot.keys()
+    for name, (param, data) in snapshot.items():
+        assert now[name] is param
+        assert now[name].data.dtype == data.dtype
+        np.testing.assert_array_equal(now[name].data, data)
+
+
+_BAD_LAST_VALUES = {
+    # the last key in definition order is bad; every earlier one is a valid new value
+    "strings": (np.array(["a"]), TypeError, "dtype <U1"),
+    "objects": (np.array([None], dtype=object), TypeError, "dtype object"),
+    "complex": (np.array([1.0 + 2.0j]), TypeError, "complex128"),
+    "bool": (np.array([True]), TypeError, "dtype bool"),
+    "nan": (np.array([np.nan]), ValueError, "is not finite"),
+    "inf": (np.array([-np.inf]), ValueError, "is not finite"),
+    "overflow": (np.array([1e40]), ValueError, "overflows float32"),
+    "ragged": ([[1.0], [2.0, 3.0]], TypeError, "not an array"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_BAD_LAST_VALUES))
+def test_load_state_dict_bad_value_in_the_last_key_changes_nothing(case):
+    model = _float32_mlp()
+    snapshot = _snapshot(model)
+    state = {name: data + 1.0 for name, (_, data) in snapshot.items()}
+    assert list(state)[-1] == "layers.2.bias"
+    value, error, words = _BAD_LAST_VALUES[case]
+    state["layers.2.bias"] = value
+
+    with pytest.raises(error, match="load_state_dict: 'layers.2.bias'") as err:
+        model.load_state_dict(state)
+
+    assert words in str(err.value)
+    _assert_unchanged(model, snapshot)
+
+
+def test_load_state_dict_refuses_a_non_mapping_and_changes_nothing():
+    model = _float32_mlp()
+    snapshot = _snapshot(model)
+
+    with pytest.raises(TypeError, match="mapping"):
+        model.load_state_dict([("layers.0.weight", np.zeros((3, 4)))])
+
+    _assert_unchanged(model, snapshot)
+
+
+def test_load_state_dict_converts_ints_and_float64_exactly():
+    model = _float32_mlp()
+    state = {name: np.ones(p.shape, dtype=np.int64) for name, p in model.named_parameters()}
+    state["layers.2.bias"] = np.array([0.25])  # float64, exactly representable in float32
+
+    model.load_state_dict(state)
+
+    assert model.layers[2].bias.data.dtype == np.float32
+    np.testing.assert_array_equal(model.layers[2].bias.data, [0.25])
+    np.testing.assert_array_equal(model.layers[0].weight.data, np.ones((3, 4)))
+
+
+@pytest.mark.parametrize("bad", [2.0, -1.0, np.nan, np.inf])
+def test_bce_loss_refuses_targets_outside_0_1(bad):
+    # target 2 used to give a loss below 0, unbounded below as the logit grows
+    logits = Tensor([[0.5], [-1.0], [3.0]], autograd=True)
+    y = np.array([[1.0], [bad], [0.0]])
+
+    for criterion in (nn.BCELoss(), nn.BCEWithLogitsLoss(reduction="none")):
+        with pytest.raises(ValueError, match=r"BCE: target\[1, 0\] is .*\[0, 1\]"):
+            criterion(logits, y)
+    with pytest.raises(ValueError, match="BCE: target"):
+        logits.bce_with_logits(y)
+
+
+def test_bce_loss_refuses_non_numeric_targets_and_keeps_soft_and_bool_labels():
+    logits = Tensor([0.5, -1.0], autograd=True)
+    with pytest.raises(TypeError, match="BCE: target has dtype"):
+        nn.BCELoss()(logits, np.array(["1", "0"]))
+    with pytest.raises(TypeError, match="BCE: target has dtype"):
+        nn.BCELoss()(logits, np.array([1 + 1j, 0]))
+    soft = nn.BCELoss()(logits, np.array([0.25, 1.0])).item()
+    hard = nn.BCELoss()(logits, np.array([True, False])).item()
+    assert soft > 0 and hard > 0

@@ -225,3 +225,111 @@ def test_adam_step_on_plain_arrays_is_the_textbook_update_and_changes_only_its_a
     assert np.array_equal(param, p_ref)
     assert np.array_equal(m, m_ref) and np.array_equal(v, v_ref)
     assert isinstance(param, np.ndarray) and param.shape == shape
+
+
+# ----------------------------------------------- hyper-parameters and parameters (issue 17)
+def _snapshot(opt):
+    return ([(p, p.data.copy(), None if p.grad is None else p.grad.copy())
+             for p in opt.parameters],
+            {k: [s[0], s[1].copy(), s[2].copy()] for k, s in getattr(opt, "state", {}).items()})
+
+
+def _assert_unchanged(opt, snapshot):
+    params, state = snapshot
+    for p, data, grad in params:
+        np.testing.assert_array_equal(p.data, data)
+        if grad is None:
+            assert p.grad is None
+        else:
+            np.testing.assert_array_equal(p.grad, grad)
+    assert getattr(opt, "state", {}).keys() == state.keys()
+    for k, (step, m, v) in state.items():
+        assert opt.state[k][0] == step
+        np.testing.assert_array_equal(opt.state[k][1], m)
+        np.testing.assert_array_equal(opt.state[k][2], v)
+
+
+@pytest.mark.parametrize("alpha", [-0.1, 0.0, np.nan, np.inf, -np.inf, "0.1", True, None])
+@pytest.mark.parametrize("cls", [optim.SGD, optim.Adam])
+def test_bad_learning_rate_is_refused(cls, alpha):
+    with pytest.raises(ValueError, match=f"{cls.__name__}: alpha="):
+        cls([Tensor([1.0], autograd=True)], alpha=alpha)
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"beta1": 1.0}, {"beta1": -0.1}, {"beta1": np.nan}, {"beta2": 1.5}, {"beta2": 1.0},
+    {"beta2": np.nan}, {"eps": 0.0}, {"eps": -1e-8}, {"eps": np.inf}, {"eps": np.nan},
+])
+def test_bad_adam_hyper_parameters_are_refused(kwargs):
+    with pytest.raises(ValueError, match=f"Adam: {next(iter(kwargs))}="):
+        optim.Adam([Tensor([1.0], autograd=True)], **kwargs)
+
+
+def test_adam_with_eps_zero_used_to_make_nan_on_a_zero_gradient():
+    p = Tensor([1.0, 2.0], autograd=True)
+    with pytest.raises(ValueError, match="eps"):
+        optim.Adam([p], eps=0.0)
+    opt = optim.Adam([p], eps=1e-8)  # the default: a zero gradient moves nothing
+
+    p.grad = np.zeros(2)
+    opt.step()
+
+    np.testing.assert_array_equal(p.data, [1.0, 2.0])
+
+
+@pytest.mark.parametrize("cls", [optim.SGD, optim.Adam])
+def test_a_parameter_listed_twice_is_refused(cls):
+    a, b = Tensor([1.0], autograd=True), Tensor([2.0], autograd=True)
+
+    with pytest.raises(ValueError, match="parameter 2 is the same Tensor as parameter 0"):
+        cls([a, b, a])
+
+
+@pytest.mark.parametrize("cls", [optim.SGD, optim.Adam])
+def test_a_hyper_parameter_changed_to_nan_is_refused_at_step_and_changes_nothing(cls):
+    p = Tensor([1.0, 2.0], autograd=True)
+    opt = cls([p], alpha=0.1)
+    p.grad = np.array([0.5, 0.5])
+    opt.step(zero=False)  # Adam now has moments to protect
+    snapshot = _snapshot(opt)
+    opt.alpha = float("nan")
+
+    with pytest.raises(ValueError, match="alpha=nan"):
+        opt.step()
+
+    _assert_unchanged(opt, snapshot)
+
+
+@pytest.mark.parametrize("cls", [optim.SGD, optim.Adam])
+def test_a_wrongly_shaped_grad_is_refused_before_any_parameter_moves(cls):
+    a = Tensor([1.0, 2.0], autograd=True)
+    b = Tensor([[1.0, 2.0]], autograd=True)
+    opt = cls([a, b], alpha=0.1)
+    a.grad = np.array([0.5, 0.5])  # fine, and listed first
+    b.grad = np.array([0.5])       # would broadcast over (1, 2)
+    snapshot = _snapshot(opt)
+
+    with pytest.raises(ValueError, match="parameter 1's grad has shape"):
+        opt.step()
+
+    _assert_unchanged(opt, snapshot)
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    ({"lr": -1e-3}, "lr="), ({"lr": np.nan}, "lr="), ({"beta1": 1.0}, "beta1="),
+    ({"beta2": 1.5}, "beta2="), ({"eps": 0.0}, "eps="), ({"step": 0}, "step="),
+    ({"step": 1.5}, "step="), ({"step": True}, "step="),
+    ({"grad": np.ones(1)}, "grad has shape"), ({"m": np.zeros((3, 1))}, "m has shape"),
+])
+def test_adam_step_refuses_bad_arguments_and_writes_nothing(kwargs, words):
+    args = {"param": np.array([1.0, 2.0, 3.0]), "grad": np.array([0.1, -0.2, 0.3]),
+            "m": np.array([0.01, 0.02, 0.03]), "v": np.array([1e-4, 2e-4, 3e-4]),
+            "step": 2, "lr": 1e-3}
+    args.update(kwargs)
+    before = {k: np.array(v, copy=True) for k, v in args.items() if isinstance(v, np.ndarray)}
+
+    with pytest.raises(ValueError, match=f"adam_step: {words}"):
+        optim.adam_step(**args)
+
+    for k, v in before.items():
+        np.testing.assert_array_equal(args[k], v)

@@ -5,7 +5,7 @@ import re
 import numpy as np
 import pytest
 
-from minigrad import Tensor, concat, is_grad_enabled, no_grad
+from minigrad import Tensor, concat, is_grad_enabled, nn, no_grad, optim
 
 
 # ---------------------------------------------------------------------------
@@ -416,3 +416,104 @@ def test_gradient_handed_on_by_an_op_is_still_copied_into_a_leaf():
     a.grad += 1
 
     assert b.grad.tolist() == [1.0, 2.0, 3.0]  # b's gradient is not a's
+
+
+# ------------------------------------ in-place changes between forward and backward (issue 17)
+def _mul_graph():
+    x = Tensor([1.0, 2.0, 3.0], autograd=True)
+    w = Tensor([4.0, 5.0, 6.0], autograd=True)
+    return x, w, (x * w).sum()
+
+
+def test_assigning_data_after_forward_is_refused_at_backward():
+    x, w, loss = _mul_graph()
+    x.data = np.array([0.0, 0.0, 0.0])  # Mul's backward would use the new x for dw
+
+    with pytest.raises(RuntimeError, match=r"input 0 of mul \(shape \(3,\)\).*modified in place"):
+        loss.backward()
+
+    assert w.grad is None  # refused before any gradient reached a leaf
+    assert x.grad is None
+
+
+def test_augmented_assignment_of_data_is_seen():
+    x, w, loss = _mul_graph()
+    w.data -= 1.0  # `w.data -= ...` assigns .data: counted
+
+    with pytest.raises(RuntimeError, match="input 1 of mul"):
+        loss.backward()
+
+
+def test_an_element_write_is_seen_once_bump_version_is_called():
+    x, w, loss = _mul_graph()
+    x.data[0] = 10.0  # a plain NumPy write: no counter can see it...
+    x.bump_version()  # ...unless the writer says so, as minigrad's own writers do
+
+    with pytest.raises(RuntimeError, match="input 0 of mul"):
+        loss.backward()
+
+
+@pytest.mark.parametrize("make", [lambda ps: optim.SGD(ps, alpha=0.1),
+                                  lambda ps: optim.Adam(ps, alpha=0.1)], ids=["SGD", "Adam"])
+def test_an_optimizer_step_between_forward_and_backward_is_refused(make):
+    layer = nn.Linear(3, 1, rng=0)
+    opt = make(layer.get_parameters())
+    X = Tensor(np.ones((2, 3)))
+    loss = layer(X).sum()
+    loss.backward()
+    loss2 = layer(X).sum()  # forward with the current weights...
+    opt.step()              # ...which then move
+
+    with pytest.raises(RuntimeError, match="modified in place"):
+        loss2.backward()
+
+
+def test_load_state_dict_between_forward_and_backward_is_refused():
+    layer = nn.Linear(3, 1, rng=0)
+    loss = layer(Tensor(np.ones((2, 3)))).sum()
+    layer.load_state_dict({"weight": np.zeros((3, 1)), "bias": np.zeros(1)})
+
+    with pytest.raises(RuntimeError, match="modified in place"):
+        loss.backward()
+
+
+def test_changing_an_output_that_backward_reads_is_refused():
+    x = Tensor([0.5, -1.0], autograd=True)
+    y = x.sigmoid()  # Sigmoid's backward reads y itself
+    y.data *= 2.0
+
+    with pytest.raises(RuntimeError, match=r"the output of sigmoid \(shape \(2,\)\)"):
+        y.sum().backward()
+
+
+def test_a_detached_view_shares_the_counter():
+    x, w, loss = _mul_graph()
+    x.detach().data += 1.0
+
+    with pytest.raises(RuntimeError, match="input 0 of mul"):
+        loss.backward()
+
+
+def test_changes_an_op_does_not_depend_on_are_allowed():
+    # Add keeps only shapes, so changing x afterwards leaves its gradient right
+    x = Tensor([1.0, 2.0], autograd=True)
+    loss = (x + 1.0).sum()
+    x.data = np.array([5.0, 6.0])
+
+    loss.backward()
+
+    np.testing.assert_array_equal(x.grad, [1.0, 1.0])
+
+
+def test_training_loop_with_steps_after_backward_still_works():
+    layer = nn.Linear(3, 1, rng=0)
+    opt = optim.Adam(layer.get_parameters(), alpha=0.1)
+    X = Tensor(np.ones((2, 3)))
+    losses = []
+    for _ in range(3):
+        loss = (layer(X) * layer(X)).sum()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+
+    assert losses[-1] < losses[0]
