@@ -574,3 +574,22 @@ def test_fedavg_aggregator_accepts_a_wider_float_as_before():
     mean, _ = FedAvg().aggregate([({"w": np.array([1.0, 2.0])}, 1)], server, None)
 
     np.testing.assert_array_equal(mean["w"], [1.0, 2.0])
+
+
+@pytest.mark.parametrize("bad", [
+    {"w": np.array([1.0, np.nan]), "b": np.zeros(1)},          # a NaN in the second key
+    {"w": np.ones(2), "b": np.zeros((1, 1))},                  # a shape the server lacks
+    {"w": np.ones(2)},                                         # a missing key
+])
+def test_server_updates_refuse_a_bad_mean_and_keep_their_state(bad):
+    # the second key is the bad one, so an update that stepped key by key would have moved
+    # 'w' and its moments (and the step count) before failing
+    server = {"w": np.array([0.5, -0.5]), "b": np.array([0.1])}
+    good = {"w": np.array([0.1, 0.2]), "b": np.array([0.3])}
+    for update in (ServerAdam(lr=0.1), ServerSGD(lr=1.0)):
+        update(server, good)  # one good round first: the moments exist
+        before, server_before = snapshot(update), snapshot(server)
+        with pytest.raises(ValueError, match="mean delta"):
+            update(server, bad)
+        assert_same(before, snapshot(update), type(update).__name__)
+        assert_same(server_before, snapshot(server), "server")

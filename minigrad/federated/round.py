@@ -18,7 +18,7 @@ from ..optim import adam_step
 from ..rng import check_generator
 from .aggregator import ClientUpdate
 from .fedavg import FedAvg
-from .params import check_same_keys, copy_params, num_bytes
+from .params import check_same_keys, check_update, copy_params, num_bytes
 
 __all__ = [
     "run_round",
@@ -100,6 +100,7 @@ class ServerSGD:
         self.lr = float(lr)
 
     def __call__(self, server_params, mean_delta):
+        check_update(server_params, mean_delta, "ServerSGD: the mean delta")
         return {k: (np.asarray(v, dtype=np.float64) + self.lr * mean_delta[k])
                 .astype(np.asarray(v).dtype, copy=False) for k, v in server_params.items()}
 
@@ -130,17 +131,25 @@ class ServerAdam:
         self.step, self.m, self.v = 0, None, None
 
     def __call__(self, server_params, mean_delta):
-        if self.m is None:
-            self.m = {k: np.zeros(np.shape(v)) for k, v in server_params.items()}
-            self.v = {k: np.zeros(np.shape(v)) for k, v in server_params.items()}
-        check_same_keys(self.m, server_params, "ServerAdam: the server's parameters")
-        self.step += 1
+        # everything is checked before the first moment moves: a refused mean leaves the
+        # step count and the moments as they were
+        check_update(server_params, mean_delta, "ServerAdam: the mean delta")
+        if self.m is not None:
+            check_same_keys(self.m, server_params, "ServerAdam: the server's parameters")
+            for k, value in server_params.items():
+                if self.m[k].shape != np.shape(value):
+                    raise ValueError(f"ServerAdam: '{k}' has shape {np.shape(value)}, but its "
+                                     f"moments were made for {self.m[k].shape}")
+        m = self.m or {k: np.zeros(np.shape(v)) for k, v in server_params.items()}
+        v = self.v or {k: np.zeros(np.shape(x)) for k, x in server_params.items()}
+        step = self.step + 1
         out = {}
         for k, value in server_params.items():
             param = np.array(value, dtype=np.float64)
-            adam_step(param, -np.asarray(mean_delta[k], dtype=np.float64), self.m[k], self.v[k],
-                      self.step, self.lr, self.beta1, self.beta2, self.eps)
+            adam_step(param, -np.asarray(mean_delta[k], dtype=np.float64), m[k], v[k],
+                      step, self.lr, self.beta1, self.beta2, self.eps)
             out[k] = param.astype(np.asarray(value).dtype, copy=False)
+        self.m, self.v, self.step = m, v, step
         return out
 
     def __repr__(self):
