@@ -593,3 +593,16 @@ def test_server_updates_refuse_a_bad_mean_and_keep_their_state(bad):
             update(server, bad)
         assert_same(before, snapshot(update), type(update).__name__)
         assert_same(server_before, snapshot(server), "server")
+
+
+@pytest.mark.parametrize("count", [3.7, -1, float("nan"), True, "3"])
+def test_run_round_refuses_a_count_it_would_have_rounded(count):
+    # int(3.7) used to give 3 without a word
+    server = {"w": np.zeros(2)}
+
+    def update_fn(params, data):
+        return {"w": params["w"] + 1.0}, count
+
+    with pytest.raises((TypeError, ValueError), match="client 0: the number of examples"):
+        run_round(server, [None], update_fn)
+    assert np.array_equal(server["w"], np.zeros(2))

@@ -164,7 +164,16 @@ def client_update(model, params, train_fn, data):
     """
     model.load_state_dict(params)
     num_examples = train_fn(model, data)
-    return model.state_dict(), int(num_examples)
+    return model.state_dict(), _example_count(num_examples, "client_update: train_fn")
+
+
+def _example_count(n, who):
+    """``n`` as an int >= 0; a count of 3.7, nan or -1 is an error, not silently int()-ed."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer, float, np.floating)):
+        raise TypeError(f"{who}: the number of examples must be an integer, got {n!r}")
+    if not (np.isfinite(n) and float(n).is_integer() and n >= 0):
+        raise ValueError(f"{who}: the number of examples must be an integer >= 0, got {n!r}")
+    return int(n)
 
 
 @dataclass
@@ -226,11 +235,12 @@ def run_round(server_params, clients, update_fn, *, aggregator=None, server_upda
         trained, n = update_fn(copy_params(server_params), clients[c])  # broadcast, train
         seconds["train"] += time.perf_counter() - start
         check_same_keys(server_params, trained, f"run_round: client {int(c)}")
+        n = _example_count(n, f"run_round: client {int(c)}")
         start = time.perf_counter()
-        message = aggregator.encode(ClientUpdate(int(c), server_params, trained, int(n)), rng)
+        message = aggregator.encode(ClientUpdate(int(c), server_params, trained, n), rng)
         seconds["encode"] += time.perf_counter() - start
         bytes_up += aggregator.message_bytes(message)
-        num_examples += int(n)
+        num_examples += n
         messages.append(message)
 
     start = time.perf_counter()
