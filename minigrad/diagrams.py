@@ -183,6 +183,15 @@ def fedrecon_round():
 # ---------------------------------------------------------------------------
 # notebook 04
 # ---------------------------------------------------------------------------
+def _party(ax, x, name, columns, model, note):
+    """One split-learning party's column at x: its name, its private columns, its model."""
+    _box(ax, x, 3.0, 4.3, 5.0, "", CLIENT_COLOR)
+    ax.text(x, 5.2, name, ha="center", va="center", fontsize=11, weight="bold")
+    _box(ax, x, 4.25, 3.8, 0.95, columns, PRIVATE_COLOR, size=9)
+    _box(ax, x, 2.65, 3.8, 1.7, model, "white", size=9)
+    ax.text(x, 1.05, note, ha="center", va="center", fontsize=8.5, color=NOTE_COLOR)
+
+
 def split_deepfm_cut(hidden_parts=(("DNN output", 32), ("FM sum $s_A$", 16),
                                    ("FM scalar $\\ell_A$", 1))):
     """The split DeepFM: what crosses the cut each way, per batch of B rows.
@@ -192,27 +201,13 @@ def split_deepfm_cut(hidden_parts=(("DNN output", 32), ("FM sum $s_A$", 16),
     width = sum(c for _, c in hidden_parts)
     fig, ax = _canvas(12.0, 6.6, (11.4, 6.27))
     _title(ax, 6.0, 6.35, TITLES["split_deepfm_cut"])
-    _box(ax, 2.45, 3.0, 4.3, 5.0, "", CLIENT_COLOR)
-    ax.text(2.45, 5.2, "alice (feature party)", ha="center", va="center", fontsize=11,
-            weight="bold")
-    _box(ax, 2.45, 4.25, 3.8, 0.95, "her columns: user id, gender,\nage, occupation",
-         PRIVATE_COLOR, size=9)
-    _box(ax, 2.45, 2.65, 3.8, 1.7,
-         "her base model\nfield embeddings $v_f$\nDNN [256, 32]\nFM share $s_A$, $\\ell_A$",
-         "white", size=9)
-    ax.text(2.45, 1.05, "her optimizer steps\nher own weights", ha="center", va="center",
-            fontsize=8.5, color=NOTE_COLOR)
-    _box(ax, 9.55, 3.0, 4.3, 5.0, "", CLIENT_COLOR)
-    ax.text(9.55, 5.2, "bob (label party)", ha="center", va="center", fontsize=11,
-            weight="bold")
-    _box(ax, 9.55, 4.25, 3.8, 0.95, "his columns: movie id, genres\nand the labels $y$",
-         PRIVATE_COLOR, size=9)
-    _box(ax, 9.55, 2.65, 3.8, 1.7,
-         "his base model (same shape)\nfuse: DNN [256, 256, 32],\nFM from $s_A + s_B$\n"
-         "$\\hat y$, loss $L$",
-         "white", size=9)
-    ax.text(9.55, 1.05, "only he sees $\\hat y$, $y$ and $L$", ha="center", va="center",
-            fontsize=8.5, color=NOTE_COLOR)
+    _party(ax, 2.45, "alice (feature party)", "her columns: user id, gender,\nage, occupation",
+           "her base model\nfield embeddings $v_f$\nDNN [256, 32]\nFM share $s_A$, $\\ell_A$",
+           "her optimizer steps\nher own weights")
+    _party(ax, 9.55, "bob (label party)", "his columns: movie id, genres\nand the labels $y$",
+           "his base model (same shape)\nfuse: DNN [256, 256, 32],\nFM from $s_A + s_B$\n"
+           "$\\hat y$, loss $L$",
+           "only he sees $\\hat y$, $y$ and $L$")
     ax.plot([6.0, 6.0], [0.35, 5.6], ls="--", color="#888888", lw=1.2)
     ax.text(6.0, 5.75, "the cut", ha="center", va="bottom", fontsize=9.5, color="#666666")
     parts = " | ".join(f"{name} ({c})" for name, c in hidden_parts)
