@@ -22,6 +22,10 @@ from .params import check_same_keys, check_update, copy_params, num_bytes
 
 __all__ = [
     "run_round",
+    "round_sampler",
+    "client_message",
+    "server_step",
+    "round_record",
     "client_update",
     "sample_clients",
     "AllClients",
@@ -200,6 +204,49 @@ class History:
         return pd.DataFrame(self.rounds)
 
 
+def round_sampler(aggregator, sampler):
+    """The sampler a round uses: ``sampler``, else the aggregator's own, else every client.
+
+    An aggregator whose guarantee assumes a sampler (DP's Poisson sampling) refuses another.
+    """
+    required = getattr(aggregator, "sampler", None)
+    if sampler is None:
+        return required if required is not None else AllClients()
+    if required is not None and sampler != required:
+        raise ValueError(f"run_round: {aggregator!r} needs sampler {required!r} (its "
+                         f"guarantee assumes it), got {sampler!r}")
+    return sampler
+
+
+def client_message(update_fn, received, client, data, aggregator, rng):
+    """One client's part of a round: train on a copy of ``received``, encode what it sends.
+
+    -> (message, num_examples, {"train": s, "encode": s}). The same function runs inside
+    ``run_round`` and on a federated engine's node (``minigrad.engines.flower``).
+    """
+    seconds = {}
+    start = time.perf_counter()
+    trained, n = update_fn(copy_params(received), data)  # the client trains its own copy
+    seconds["train"] = time.perf_counter() - start
+    check_same_keys(received, trained, f"run_round: client {int(client)}")
+    n = _example_count(n, f"run_round: client {int(client)}")
+    start = time.perf_counter()
+    message = aggregator.encode(ClientUpdate(int(client), received, trained, n), rng)
+    seconds["encode"] = time.perf_counter() - start
+    return message, n, seconds
+
+
+def server_step(server_params, messages, aggregator, server_update, rng):
+    """The server's part of a round: aggregate ``messages`` (in client order), update.
+
+    -> (new server parameters, the aggregator's record fields, aggregate seconds).
+    """
+    start = time.perf_counter()
+    mean_delta, info = aggregator.aggregate(messages, server_params, rng)
+    seconds = time.perf_counter() - start
+    return server_update(server_params, mean_delta), info, seconds
+
+
 def run_round(server_params, clients, update_fn, *, aggregator=None, server_update=None,
               sampler=None, rng=None, round_num=None, history=None, keep_messages=False):
     """One round; returns the new server parameters and the round's record.
@@ -210,6 +257,8 @@ def run_round(server_params, clients, update_fn, *, aggregator=None, server_upda
     ``aggregator.encode`` (default ``FedAvg()``) makes what it sends; aggregate:
     ``aggregator.aggregate`` of the messages, in client order; server update:
     ``server_update(server_params, mean_delta)`` (default ``ServerSGD(1.0)``).
+    The pieces are ``round_sampler``, ``client_message`` and ``server_step``, which
+    ``minigrad.engines.flower`` runs on Flower's engines.
 
     The record: ``round``, ``clients``, ``num_examples``, ``bytes_down``, ``bytes_up``
     (the encoded messages), ``seconds`` ({"train", "encode", "aggregate"}: wall clock,
@@ -218,46 +267,41 @@ def run_round(server_params, clients, update_fn, *, aggregator=None, server_upda
     """
     aggregator = FedAvg() if aggregator is None else aggregator
     server_update = ServerSGD() if server_update is None else server_update
-    required = getattr(aggregator, "sampler", None)
-    if sampler is None:
-        sampler = required if required is not None else AllClients()
-    elif required is not None and sampler != required:
-        raise ValueError(f"run_round: {aggregator!r} needs sampler {required!r} (its "
-                         f"guarantee assumes it), got {sampler!r}")
+    sampler = round_sampler(aggregator, sampler)
     if not server_params:
         raise ValueError("run_round: the server has no parameters")
     chosen = np.asarray(sampler(len(clients), rng), dtype=np.int64)
 
-    messages, bytes_up, num_examples = [], 0, 0
+    messages, counts = [], []
     seconds = {"train": 0.0, "encode": 0.0, "aggregate": 0.0}
     for c in chosen:
-        start = time.perf_counter()
-        trained, n = update_fn(copy_params(server_params), clients[c])  # broadcast, train
-        seconds["train"] += time.perf_counter() - start
-        check_same_keys(server_params, trained, f"run_round: client {int(c)}")
-        n = _example_count(n, f"run_round: client {int(c)}")
-        start = time.perf_counter()
-        message = aggregator.encode(ClientUpdate(int(c), server_params, trained, n), rng)
-        seconds["encode"] += time.perf_counter() - start
-        bytes_up += aggregator.message_bytes(message)
-        num_examples += n
+        message, n, spent = client_message(update_fn, server_params, int(c), clients[c],
+                                           aggregator, rng)
+        for key, value in spent.items():
+            seconds[key] += value
         messages.append(message)
+        counts.append(n)
 
-    start = time.perf_counter()
-    mean_delta, info = aggregator.aggregate(messages, server_params, rng)
-    seconds["aggregate"] = time.perf_counter() - start
-    new_params = server_update(server_params, mean_delta)
-    record = {
-        "round": round_num if round_num is not None else (len(history) + 1 if history else 1),
-        "clients": [int(c) for c in chosen],
-        "num_examples": num_examples,
-        "bytes_down": num_bytes(server_params) * len(chosen),
-        "bytes_up": bytes_up,
-        "seconds": seconds,
-        **info,
-    }
+    new_params, info, seconds["aggregate"] = server_step(server_params, messages, aggregator,
+                                                         server_update, rng)
+    record = round_record(server_params, chosen, counts, messages, aggregator, info, seconds,
+                          round_num, history)
     if keep_messages:
         record["messages"] = messages
     if history is not None:
         history.append(record)
     return new_params, record
+
+
+def round_record(server_params, chosen, counts, messages, aggregator, info, seconds,
+                 round_num=None, history=None):
+    """The record of a round (see ``run_round``) from what the server saw."""
+    return {
+        "round": round_num if round_num is not None else (len(history) + 1 if history else 1),
+        "clients": [int(c) for c in chosen],
+        "num_examples": int(sum(counts)),
+        "bytes_down": num_bytes(server_params) * len(chosen),
+        "bytes_up": int(sum(aggregator.message_bytes(m) for m in messages)),
+        "seconds": seconds,
+        **info,
+    }
