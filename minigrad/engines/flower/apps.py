@@ -1,0 +1,211 @@
+"""A Flower ClientApp and ServerApp built from ``run_round``'s pieces.
+
+The node: ``client_message(update_fn, received, client, data, aggregator, rng)``, the
+very function ``run_round`` calls for each client, on the node's own partition. The
+server: the round's sampler, then ``server_step`` on the replies **in client order**
+(never arrival order: a float sum in another order differs in the last bits), then
+``round_record``. Same seeds, same bits as ``run_round``.
+
+Before the first round the server asks every node for its ``partition-id`` (a query
+message), so it can address client ``c`` whatever node id the engine gave it.
+"""
+
+import time
+
+import numpy as np
+
+from ...federated.fedavg import FedAvg
+from ...federated.round import (
+    History,
+    ServerSGD,
+    client_message,
+    round_record,
+    round_sampler,
+    server_step,
+)
+from ...rng import check_generator
+from .. import require
+from .partitions import read_partition
+from .records import SUPPORTED, from_arrays, pack_reply, to_arrays, unpack_reply
+
+__all__ = ["client_app", "server_app", "wait_for_nodes", "partition_map", "ClientReplyError",
+           "PARTITION_ID", "DATA_DIR"]
+
+PARTITION_ID = "partition-id"
+DATA_DIR = "data-dir"
+
+
+class ClientReplyError(RuntimeError):
+    """A node's reply was missing, an error, or refused by the server's checks."""
+
+
+def _flwr():
+    require("flwr", "minigrad.engines.flower")
+    import flwr.app as app
+    import flwr.clientapp as clientapp
+    import flwr.serverapp as serverapp
+
+    return app, clientapp, serverapp
+
+
+def _partition_id(context):
+    value = context.node_config.get(PARTITION_ID)
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ValueError(f"node {context.node_id}: node config '{PARTITION_ID}' is {value!r}; "
+                         f"start the SuperNode with --node-config \"{PARTITION_ID}=<int>\"")
+    return int(value)
+
+
+def client_app(make_update, aggregator=None, data_dir=None, *, load=None):
+    """A ClientApp that trains with ``make_update()``'s update function on its partition.
+
+    make_update: () -> update_fn, called once per node process (build the model there);
+    aggregator: as in ``run_round`` (default ``FedAvg()``; FedAvg and DPFedAvg travel);
+    data_dir: where ``write_partitions`` put the partitions (default: the node config's
+    'data-dir'); load: ``(data_dir, partition_id) -> data`` instead of ``read_partition``.
+    """
+    app, clientapp, _ = _flwr()
+    aggregator = FedAvg() if aggregator is None else aggregator
+    if not isinstance(aggregator, SUPPORTED):
+        raise TypeError(f"client_app: {aggregator!r} has no Flower message format; supported: "
+                        f"{', '.join(c.__name__ for c in SUPPORTED)}")
+    load = read_partition if load is None else load
+    cache = {}  # per node process: the update function and the partition, made once
+
+    def node(context):
+        pid = _partition_id(context)
+        if pid not in cache:
+            directory = data_dir if data_dir is not None else context.node_config.get(DATA_DIR)
+            if directory is None:
+                raise ValueError(f"node {context.node_id}: no data directory; pass data_dir "
+                                 f"or set node config '{DATA_DIR}'")
+            cache[pid] = (make_update(), load(directory, pid))
+        return pid, cache[pid]
+
+    capp = clientapp.ClientApp()
+
+    @capp.query()
+    def query(msg, context):
+        pid, (_, data) = node(context)
+        return app.Message(app.RecordDict({"node": app.ConfigRecord({PARTITION_ID: pid})}),
+                           reply_to=msg)
+
+    @capp.train()
+    def train(msg, context):
+        pid, (update_fn, data) = node(context)
+        config = msg.content["config"]
+        if int(config["client"]) != pid:
+            raise ValueError(f"node {context.node_id}: the server addressed client "
+                             f"{config['client']}, but this node holds partition {pid}")
+        received = from_arrays(msg.content["params"], f"client {pid}: the broadcast")
+        message, n, _ = client_message(update_fn, received, pid, data, aggregator, None)
+        return app.Message(pack_reply(aggregator, message, n), reply_to=msg)
+
+    return capp
+
+
+def wait_for_nodes(grid, num_nodes, timeout=60.0):
+    """The ids of the ``num_nodes`` nodes connected to ``grid``, sorted; bounded wait."""
+    deadline = time.monotonic() + timeout
+    while True:
+        ids = sorted(grid.get_node_ids())
+        if len(ids) >= num_nodes:
+            return ids
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"server: {len(ids)} of {num_nodes} nodes connected after "
+                               f"{timeout:g} s")
+        time.sleep(0.05)
+
+
+def partition_map(grid, node_ids, num_clients, timeout=60.0):
+    """Ask each node its partition-id -> {client index: node id}; every index 0..n-1 once."""
+    app, _, _ = _flwr()
+    queries = [app.Message(app.RecordDict({}), dst_node_id=n, message_type="query")
+               for n in node_ids]
+    owners = {}
+    for reply in grid.send_and_receive(queries, timeout=timeout):
+        node = reply.metadata.src_node_id
+        if reply.has_error():
+            raise ClientReplyError(f"server: node {node} did not say its partition-id: "
+                                   f"{reply.error.reason}")
+        pid = int(reply.content["node"][PARTITION_ID])
+        if pid in owners:
+            raise ValueError(f"server: nodes {owners[pid]} and {node} both hold partition {pid}")
+        owners[pid] = node
+    missing = sorted(set(range(num_clients)) - set(owners))
+    if missing:
+        raise ValueError(f"server: no node holds partitions {missing} (of {num_clients})")
+    return owners
+
+
+def server_app(initial_params, num_rounds, *, num_clients, aggregator=None, server_update=None,
+               sampler=None, rng=None, evaluate=None, timeout=120.0, connect_timeout=60.0):
+    """A ServerApp running ``num_rounds`` rounds as ``run_round`` would, over Flower.
+
+    Arguments as in ``run_round``; num_clients: how many nodes (partitions) to wait for;
+    evaluate(params) -> a number, recorded per round as ``evaluation``; timeout: seconds
+    to wait for a round's replies. A node that does not reply (or replies with an error)
+    is left out of that round and named in the record's ``dropped``; a reply that fails
+    the server's checks is refused the same way. When every sampled client dropped, the
+    round changes nothing. After the run ``app.result`` holds "params", "history", "nodes".
+    """
+    app, _, serverapp = _flwr()
+    aggregator = FedAvg() if aggregator is None else aggregator
+    server_update = ServerSGD() if server_update is None else server_update
+    sampler = round_sampler(aggregator, sampler)
+    if rng is not None:
+        check_generator(rng, "server_app", "rounds are reproducible")
+    sapp = serverapp.ServerApp()
+    sapp.result = {}
+
+    @sapp.main()
+    def main(grid, context):
+        params = {k: np.array(v, copy=True) for k, v in initial_params.items()}
+        owners = partition_map(grid, wait_for_nodes(grid, num_clients, connect_timeout),
+                               num_clients, connect_timeout)
+        history = History()
+        sapp.result.update(params=params, history=history, nodes=owners)
+        for r in range(1, num_rounds + 1):
+            chosen = np.asarray(sampler(num_clients, rng), dtype=np.int64)
+            sent = {owners[int(c)]: int(c) for c in chosen}
+            down = to_arrays(params)
+            requests = [app.Message(app.RecordDict({
+                "params": down, "config": app.ConfigRecord({"round": r, "client": c})}),
+                dst_node_id=node, message_type="train") for node, c in sent.items()]
+            start = time.perf_counter()
+            replies = {}
+            for reply in grid.send_and_receive(requests, timeout=timeout):
+                replies[sent.get(reply.metadata.src_node_id, -1)] = reply
+            wall = time.perf_counter() - start
+            messages, counts, kept, dropped = [], [], [], {}
+            for c in chosen:  # client order, whatever order the replies came in
+                c = int(c)
+                reply = replies.get(c)
+                if reply is None:
+                    dropped[c] = f"no reply within {timeout:g} s"
+                    continue
+                if reply.has_error():
+                    dropped[c] = reply.error.reason
+                    continue
+                try:
+                    message, n = unpack_reply(aggregator, reply.content, f"client {c}")
+                except (TypeError, ValueError) as error:
+                    dropped[c] = str(error)
+                    continue
+                messages.append(message)
+                counts.append(n)
+                kept.append(c)
+            if dropped and not messages:
+                record = {"round": r, "clients": [], "dropped": dropped, "aborted": True}
+            else:
+                new, info, agg_s = server_step(params, messages, aggregator, server_update, rng)
+                record = round_record(params, kept, counts, messages, aggregator, info,
+                                      {"round_trip": wall, "aggregate": agg_s}, r)
+                record["dropped"] = dropped
+                params = new
+            if evaluate is not None:
+                record["evaluation"] = evaluate(params)
+            history.append(record)
+            sapp.result["params"] = params
+
+    return sapp
