@@ -73,14 +73,15 @@ def test_secure_aggregation_over_the_simulation_engine_recovers_and_aborts():
 
     n, dim, t = 5, 8, 3
     # session -> {partition: steps (0 advertise, 1 share, 2 masked input, 3 unmask)}
-    faults = {"recovered": {1: [2], 3: [2]}, "aborted": {0: [2], 2: [2], 4: [2]}}
+    faults = {"recovered": {1: [2], 3: [2]}, "aborted": {0: [2], 2: [2], 4: [2]},
+              "late": {4: [1], 1: [3]}}
     out = {}
     server_app = ServerApp()
 
     @server_app.main()
     def main(grid, context):
         model = np.zeros(dim)
-        for session in ("all", "recovered", "aborted"):
+        for session in ("all", "recovered", "aborted", "late"):
             try:
                 r = secure_sum_over_grid(grid, session=session, num_clients=n, t=t, dim=dim,
                                          seed=11, timeout=60, wait_s=60)
@@ -94,18 +95,22 @@ def test_secure_aggregation_over_the_simulation_engine_recovers_and_aborts():
     run_simulation(server_app, make_client_app(faults=faults), num_supernodes=n,
                    backend_config={"client_resources": {"num_cpus": 1}})
     X = np.stack([partition_vector(u, dim) for u in range(n)])
-    for session, drop in (("all", ()), ("recovered", (1, 3))):
+    cases = (("all", {}), ("recovered", {"masked_input": (1, 3)}),
+             ("late", {"share_keys": (4,), "unmasking": (1,)}))
+    for session, drop in cases:
         ref = run(X, t, np.random.default_rng(11), dropout=drop)
         got = out[session]
         assert got["sum_quantized"].dtype == np.uint32
         assert np.array_equal(got["sum_quantized"], ref.sum_quantized), session
         assert got["sum"].tobytes() == ref.sum.tobytes(), session
         assert got["survivors"] == ref.survivors
-        assert got["dropped"]["masked_input"] == list(drop)
+        assert {r: tuple(v) for r, v in got["dropped"].items() if v} == drop
         assert got["transcript"].bytes_by_round() == ref.transcript.bytes_by_round()
     assert isinstance(out["aborted"], ThresholdError)
     assert "'masked_input'" in str(out["aborted"]) and "only 2 client(s)" in str(out["aborted"])
     with pytest.raises(ThresholdError, match="masked_input"):
         run(X, t, np.random.default_rng(11), dropout=(0, 2, 4))
-    # the aborted session left the model as the two completed ones made it
-    assert out["model"].tobytes() == (out["all"]["sum"] + out["recovered"]["sum"]).tobytes()
+    # the aborted session left the model as the completed ones made it
+    assert out["model"].tobytes() == (out["all"]["sum"] + out["recovered"]["sum"]
+                                      + out["late"]["sum"]).tobytes()
+    assert 1 in out["late"]["survivors"] and 4 not in out["late"]["survivors"]
