@@ -84,7 +84,8 @@ def test_secure_aggregation_over_the_simulation_engine_recovers_and_aborts():
         for session in ("all", "recovered", "aborted", "late"):
             try:
                 r = secure_sum_over_grid(grid, session=session, num_clients=n, t=t, dim=dim,
-                                         seed=11, timeout=60, wait_s=60)
+                                         seed=11, timeout=60, wait_s=60,
+                                         keep_messages=True)
             except ThresholdError as error:
                 out[session] = error
                 continue
@@ -98,7 +99,7 @@ def test_secure_aggregation_over_the_simulation_engine_recovers_and_aborts():
     cases = (("all", {}), ("recovered", {"masked_input": (1, 3)}),
              ("late", {"share_keys": (4,), "unmasking": (1,)}))
     for session, drop in cases:
-        ref = run(X, t, np.random.default_rng(11), dropout=drop)
+        ref = run(X, t, np.random.default_rng(11), dropout=drop, keep_messages=True)
         got = out[session]
         assert got["sum_quantized"].dtype == np.uint32
         assert np.array_equal(got["sum_quantized"], ref.sum_quantized), session
@@ -106,6 +107,10 @@ def test_secure_aggregation_over_the_simulation_engine_recovers_and_aborts():
         assert got["survivors"] == ref.survivors
         assert {r: tuple(v) for r, v in got["dropped"].items() if v} == drop
         assert got["transcript"].bytes_by_round() == ref.transcript.bytes_by_round()
+        # every message (keys, sealed shares, masked inputs, shares) as run's, in run's order
+        assert len(got["transcript"].log) == len(ref.transcript.log)
+        for a, b in zip(got["transcript"].log, ref.transcript.log, strict=True):
+            _same(a, b)
     assert isinstance(out["aborted"], ThresholdError)
     assert "'masked_input'" in str(out["aborted"]) and "only 2 client(s)" in str(out["aborted"])
     with pytest.raises(ThresholdError, match="masked_input"):

@@ -219,12 +219,13 @@ def _wait_for_nodes(grid, num_clients, wait_s):
 
 
 def secure_sum_over_grid(grid, *, session, num_clients, t, dim, seed, clip=1.0,
-                         timeout=60.0, wait_s=60.0, insecure_demo=False):
+                         timeout=60.0, wait_s=60.0, insecure_demo=False, keep_messages=False):
     """One secure aggregation over the SuperNodes of ``grid`` -> dict.
 
     Keys: sum (float64 (dim,)), sum_quantized (uint32 (dim,)), survivors, dropped
     ({round: client indices that sent no valid reply}), transcript (a protocol
-    ``Transcript`` of the decoded messages), seconds ({round: wall time}). A node
+    ``Transcript`` of the decoded messages, each kept if ``keep_messages``), seconds
+    ({round: wall time}). A node
     whose reply is an error or missing is dropped for the rest of the session.
     ThresholdError (naming the round and the counts) when fewer than t remain; then
     nothing is returned and nothing else changes.
@@ -238,7 +239,7 @@ def secure_sum_over_grid(grid, *, session, num_clients, t, dim, seed, clip=1.0,
               "insecure-demo": bool(insecure_demo)}
     nodes = _wait_for_nodes(grid, num_clients, wait_s)[:num_clients]
     server = Server(t, dim, insecure_demo=insecure_demo)
-    transcript = Transcript()
+    transcript = Transcript(keep=keep_messages)
     dropped = {r: [] for r in ROUNDS}
     seconds = {}
     node_of = {}  # client index -> node id, learned from the advertise_keys replies
