@@ -5,7 +5,7 @@ import os
 import numpy as np
 import pytest
 
-from minigrad.engines.flower_secagg import (
+from minigrad.engines.flower.secagg import (
     decode_message,
     encode_message,
     node_seed,
@@ -69,7 +69,7 @@ def test_secure_aggregation_over_the_simulation_engine_recovers_and_aborts():
     from flwr.serverapp import ServerApp
     from flwr.simulation import run_simulation
 
-    from minigrad.engines.flower_secagg import make_client_app, secure_sum_over_grid
+    from minigrad.engines.flower.secagg import make_client_app, secure_sum_over_grid
 
     n, dim, t = 5, 8, 3
     # session -> {partition: steps (0 advertise, 1 share, 2 masked input, 3 unmask)}

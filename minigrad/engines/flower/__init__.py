@@ -9,12 +9,14 @@ The node runs ``run_round``'s client piece (``client_message``) on its own data
 partition; the server runs the sampler and ``server_step`` on the replies in client
 order, so a Flower run gives the same bits as ``run_round`` with the same seeds.
 ``fedrecon``: Federated Reconstruction, with each user's factors kept in its node's
-state. ``partitions``: one file per client, read by the node that owns it.
+state. ``secagg``: Bonawitz secure aggregation, one message exchange per protocol
+round. ``partitions``: one file per client, read by the node that owns it.
 """
 
-from .apps import ClientReplyError, client_app, server_app
+from . import secagg
+from .apps import ClientReplyError, client_app, run_rounds, server_app
 from .partitions import read_partition, write_partitions
 from .simulation import simulate
 
 __all__ = ["client_app", "server_app", "simulate", "write_partitions", "read_partition",
-           "ClientReplyError"]
+           "ClientReplyError", "run_rounds", "secagg"]

@@ -28,8 +28,8 @@ from .. import require
 from .partitions import read_partition
 from .records import SUPPORTED, from_arrays, pack_reply, to_arrays, unpack_reply
 
-__all__ = ["client_app", "server_app", "wait_for_nodes", "partition_map", "ClientReplyError",
-           "PARTITION_ID", "DATA_DIR"]
+__all__ = ["client_app", "server_app", "run_rounds", "wait_for_nodes", "partition_map",
+           "ClientReplyError", "PARTITION_ID", "DATA_DIR"]
 
 PARTITION_ID = "partition-id"
 DATA_DIR = "data-dir"
@@ -138,74 +138,92 @@ def partition_map(grid, node_ids, num_clients, timeout=60.0):
     return owners
 
 
-def server_app(initial_params, num_rounds, *, num_clients, aggregator=None, server_update=None,
-               sampler=None, rng=None, evaluate=None, timeout=120.0, connect_timeout=60.0):
-    """A ServerApp running ``num_rounds`` rounds as ``run_round`` would, over Flower.
+def server_app(initial_params, num_rounds, *, num_clients, **round_kw):
+    """A ServerApp whose main is ``run_rounds``; afterwards ``app.result`` holds
+    "params", "history" and "nodes" (client index -> node id)."""
+    _, _, serverapp = _flwr()
+    sapp = serverapp.ServerApp()
+    sapp.result = {}
+    check = dict(round_kw)
+    round_sampler(check.get("aggregator") or FedAvg(), check.get("sampler"))  # fail early
+
+    @sapp.main()
+    def main(grid, context):
+        run_rounds(grid, initial_params, num_rounds, num_clients=num_clients,
+                   result=sapp.result, **round_kw)
+
+    return sapp
+
+
+def run_rounds(grid, initial_params, num_rounds, *, num_clients, aggregator=None,
+               server_update=None, sampler=None, rng=None, evaluate=None, timeout=120.0,
+               connect_timeout=60.0, result=None):
+    """``num_rounds`` rounds as ``run_round`` would run them, over a Flower ``grid``.
 
     Arguments as in ``run_round``; num_clients: how many nodes (partitions) to wait for;
     evaluate(params) -> a number, recorded per round as ``evaluation``; timeout: seconds
     to wait for a round's replies. A node that does not reply (or replies with an error)
     is left out of that round and named in the record's ``dropped``; a reply that fails
     the server's checks is refused the same way. When every sampled client dropped, the
-    round changes nothing. After the run ``app.result`` holds "params", "history", "nodes".
+    round changes nothing (``aborted``). -> (params, History); ``result`` (a dict), if
+    given, is kept up to date after every round.
     """
-    app, _, serverapp = _flwr()
+    app, _, _ = _flwr()
     aggregator = FedAvg() if aggregator is None else aggregator
     server_update = ServerSGD() if server_update is None else server_update
     sampler = round_sampler(aggregator, sampler)
     if rng is not None:
-        check_generator(rng, "server_app", "rounds are reproducible")
-    sapp = serverapp.ServerApp()
-    sapp.result = {}
-
-    @sapp.main()
-    def main(grid, context):
-        params = {k: np.array(v, copy=True) for k, v in initial_params.items()}
-        owners = partition_map(grid, wait_for_nodes(grid, num_clients, connect_timeout),
-                               num_clients, connect_timeout)
-        history = History()
-        sapp.result.update(params=params, history=history, nodes=owners)
-        for r in range(1, num_rounds + 1):
-            chosen = np.asarray(sampler(num_clients, rng), dtype=np.int64)
-            sent = {owners[int(c)]: int(c) for c in chosen}
-            down = to_arrays(params)
-            requests = [app.Message(app.RecordDict({
-                "params": down, "config": app.ConfigRecord({"round": r, "client": c})}),
-                dst_node_id=node, message_type="train") for node, c in sent.items()]
-            start = time.perf_counter()
-            replies = {}
-            for reply in grid.send_and_receive(requests, timeout=timeout):
-                replies[sent.get(reply.metadata.src_node_id, -1)] = reply
-            wall = time.perf_counter() - start
-            messages, counts, kept, dropped = [], [], [], {}
-            for c in chosen:  # client order, whatever order the replies came in
-                c = int(c)
-                reply = replies.get(c)
-                if reply is None:
-                    dropped[c] = f"no reply within {timeout:g} s"
-                    continue
-                if reply.has_error():
-                    dropped[c] = reply.error.reason
-                    continue
-                try:
-                    message, n = unpack_reply(aggregator, reply.content, f"client {c}")
-                except (TypeError, ValueError) as error:
-                    dropped[c] = str(error)
-                    continue
-                messages.append(message)
-                counts.append(n)
-                kept.append(c)
-            if dropped and not messages:
-                record = {"round": r, "clients": [], "dropped": dropped, "aborted": True}
-            else:
-                new, info, agg_s = server_step(params, messages, aggregator, server_update, rng)
-                record = round_record(params, kept, counts, messages, aggregator, info,
-                                      {"round_trip": wall, "aggregate": agg_s}, r)
-                record["dropped"] = dropped
-                params = new
-            if evaluate is not None:
-                record["evaluation"] = evaluate(params)
-            history.append(record)
-            sapp.result["params"] = params
-
-    return sapp
+        check_generator(rng, "run_rounds", "rounds are reproducible")
+    result = {} if result is None else result
+    params = {k: np.array(v, copy=True) for k, v in initial_params.items()}
+    owners = partition_map(grid, wait_for_nodes(grid, num_clients, connect_timeout),
+                           num_clients, connect_timeout)
+    history = History()
+    result.update(params=params, history=history, nodes=owners)
+    for r in range(1, num_rounds + 1):
+        chosen = np.asarray(sampler(num_clients, rng), dtype=np.int64)
+        sent = {owners[int(c)]: int(c) for c in chosen}
+        down = to_arrays(params)
+        requests = [app.Message(app.RecordDict({
+            "params": down, "config": app.ConfigRecord({"round": r, "client": c})}),
+            dst_node_id=node, message_type="train") for node, c in sent.items()]
+        start = time.perf_counter()
+        replies = {}
+        for reply in grid.send_and_receive(requests, timeout=timeout):
+            replies[sent.get(reply.metadata.src_node_id, -1)] = reply
+        wall = time.perf_counter() - start
+        messages, counts, kept, dropped = [], [], [], {}
+        for c in (int(c) for c in chosen):  # client order, whatever order replies came in
+            reply = replies.get(c)
+            if reply is None:
+                dropped[c] = f"no reply within {timeout:g} s"
+                continue
+            if reply.has_error():
+                dropped[c] = reply.error.reason
+                continue
+            try:
+                message, n = unpack_reply(aggregator, reply.content, f"client {c}")
+            except (TypeError, ValueError) as error:
+                dropped[c] = str(error)
+                continue
+            messages.append(message)
+            counts.append(n)
+            kept.append(c)
+        if dropped and not messages:
+            record = {"round": r, "clients": [], "dropped": dropped, "aborted": True}
+        else:
+            try:
+                new, info, agg_s = server_step(params, messages, aggregator, server_update,
+                                               rng)
+            except (TypeError, ValueError) as error:
+                raise ClientReplyError(f"server, round {r}: the replies of clients {kept} "
+                                       f"were refused: {error}") from error
+            record = round_record(params, kept, counts, messages, aggregator, info,
+                                  {"round_trip": wall, "aggregate": agg_s}, r)
+            record["dropped"] = dropped
+            params = new
+        if evaluate is not None:
+            record["evaluation"] = evaluate(params)
+        history.append(record)
+        result["params"] = params
+    return params, history

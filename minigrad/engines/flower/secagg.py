@@ -16,8 +16,8 @@ import time
 
 import numpy as np
 
-from ..privacy.secure_aggregation.primitives import ThresholdError
-from ..privacy.secure_aggregation.protocol import (
+from ...privacy.secure_aggregation.primitives import ThresholdError
+from ...privacy.secure_aggregation.protocol import (
     ROUNDS,
     SERVER,
     Client,
@@ -26,7 +26,7 @@ from ..privacy.secure_aggregation.protocol import (
     Server,
     Transcript,
 )
-from . import require
+from .. import require
 
 __all__ = ["encode_message", "decode_message", "partition_vector", "node_seed",
            "make_client_app", "secure_sum_over_grid", "MESSAGE_TYPE", "ThresholdError"]
