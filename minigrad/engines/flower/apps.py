@@ -56,13 +56,14 @@ def _partition_id(context):
     return int(value)
 
 
-def client_app(make_update, aggregator=None, data_dir=None, *, load=None):
+def client_app(make_update, aggregator=None, data_dir=None, *, load=None, mods=None):
     """A ClientApp that trains with ``make_update()``'s update function on its partition.
 
     make_update: () -> update_fn, called once per node process (build the model there);
     aggregator: as in ``run_round`` (default ``FedAvg()``; FedAvg and DPFedAvg travel);
     data_dir: where ``write_partitions`` put the partitions (default: the node config's
-    'data-dir'); load: ``(data_dir, partition_id) -> data`` instead of ``read_partition``.
+    'data-dir'); load: ``(data_dir, partition_id) -> data`` instead of ``read_partition``;
+    mods: Flower client mods (functions wrapping each message's handling).
     """
     app, clientapp, _ = _flwr()
     aggregator = FedAvg() if aggregator is None else aggregator
@@ -82,7 +83,7 @@ def client_app(make_update, aggregator=None, data_dir=None, *, load=None):
             cache[pid] = (make_update(), load(directory, pid))
         return pid, cache[pid]
 
-    capp = clientapp.ClientApp()
+    capp = clientapp.ClientApp(mods=mods)
 
     @capp.query()
     def query(msg, context):
@@ -202,7 +203,7 @@ def run_rounds(grid, initial_params, num_rounds, *, num_clients, aggregator=None
                 dropped[c] = reply.error.reason
                 continue
             try:
-                message, n = unpack_reply(aggregator, reply.content, f"client {c}")
+                message, n = unpack_reply(aggregator, reply.content, f"client {c}", params)
             except (TypeError, ValueError) as error:
                 dropped[c] = str(error)
                 continue

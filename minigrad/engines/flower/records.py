@@ -12,6 +12,7 @@ import numbers
 import numpy as np
 
 from ...federated.fedavg import FedAvg
+from ...federated.params import check_update
 from ...privacy.dp import Clipped, DPFedAvg
 from .. import require
 
@@ -27,7 +28,7 @@ def _app():
 def to_arrays(params):
     """{name: ndarray} -> a flwr ``ArrayRecord`` (every dtype and shape kept)."""
     app = _app()
-    return app.ArrayRecord({name: app.Array(np.ascontiguousarray(value))
+    return app.ArrayRecord({name: app.Array(np.asarray(value, order="C"))  # 0-d stays 0-d
                             for name, value in params.items()})
 
 
@@ -63,11 +64,12 @@ def pack_reply(aggregator, message, num_examples):
     return app.RecordDict({"params": to_arrays(params), "metrics": app.MetricRecord(metrics)})
 
 
-def unpack_reply(aggregator, content, who):
+def unpack_reply(aggregator, content, who, template=None):
     """A reply's ``RecordDict`` -> (the aggregator's message, num_examples), or an error.
 
-    Checks the records are there with the right types; the aggregator then checks the
-    arrays against the server's own parameters.
+    Checks the records are there with the right types and, given ``template`` (the
+    server's parameters), the arrays' names, shapes, dtypes and finiteness, so one bad
+    reply is refused alone; the aggregator checks them again.
     """
     app = _app()
     if not isinstance(content, app.RecordDict):
@@ -78,6 +80,8 @@ def unpack_reply(aggregator, content, who):
             raise ValueError(f"{who}: the reply has no {kind.__name__} '{key}' "
                              f"(it holds {sorted(content)})")
     params = from_arrays(content["params"], who)
+    if template is not None:
+        check_update(template, params, who)
     metrics = content["metrics"]
     if "num-examples" not in metrics:
         raise ValueError(f"{who}: the reply's metrics have no 'num-examples'")
