@@ -22,6 +22,15 @@ def test_ci_runs_exactly_the_readme_test_command():
     assert readme_test_command() in ci_lines
 
 
+def test_ci_runs_the_federation_tests_as_the_readme_says():
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    match = re.search(r"<!-- federation-command -->\s*```bash\n(.+?)\n```", text, re.S)
+    assert match, "README.md lost its marked federation test command block"
+    ci_lines = [line.strip() for line in (ROOT / ".ci/run").read_text().splitlines()]
+    assert match.group(1).strip() in ci_lines
+    assert "-m federation" in match.group(1) and '-m "not federation"' in readme_test_command()
+
+
 def test_readme_lists_every_notebook():
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     for nb in sorted((ROOT / "notebooks").glob("*.ipynb")):
