@@ -229,3 +229,51 @@ def test_a_failing_node_and_a_refused_reply_leave_the_round_to_the_others(tmp_pa
                for r in rounds)
     assert [sorted(r["dropped"]) for r in rounds] == [[2], [2, 3], [2, 3]]
     assert "partition 3 went away" in rounds[1]["dropped"][3]
+
+
+# ---------------------------------------------------------------------------
+# minigrad's DP-FedAvg beside Flower's DifferentialPrivacyServerSideFixedClipping
+# ---------------------------------------------------------------------------
+def test_dp_fedavg_agrees_with_flowers_server_side_fixed_clipping_where_they_overlap():
+    """Same clip, same mean, same noise scale, same epsilon; they differ in where the clip
+    runs, in what dtype, and in the noise's generator (see docs/engines.md)."""
+    pytest.importorskip("flwr")
+    from flwr.supercore.differential_privacy import compute_clip_model_update, compute_stdv
+    from flwr.supercore.privacy_accounting import (
+        GaussianPrivacyEvent,
+        NeighboringRelation,
+        PrivacyConfig,
+        SamplingMethod,
+    )
+    from flwr.supercore.privacy_accounting.rdp_accountant import RdpAccountant
+
+    from minigrad.federated import ClientUpdate
+    from minigrad.privacy import dp
+
+    rng = np.random.default_rng(0)
+    server = {"w": rng.normal(size=(50, 3)).astype(np.float32)}
+    trained = [{"w": (server["w"] + rng.normal(scale=s, size=(50, 3))).astype(np.float32)}
+               for s in (0.01, 0.1, 0.3, 1.0, 0.05)]
+    ours = DPFedAvg(clip=0.5, noise_multiplier=0.0, sample_rate=1.0, num_clients=5)
+    messages = [ours.encode(ClientUpdate(i, server, t, 10), None) for i, t in enumerate(trained)]
+    mean, info = ours.aggregate(messages, server, np.random.default_rng(1))
+    assert info["num_clipped"] == 4  # the clip bites for four of the five
+    theirs = []
+    for t in trained:  # Flower clips on the server, in the model's float32
+        arrays = [t["w"].copy()]
+        compute_clip_model_update(arrays, [server["w"]], 0.5)
+        theirs.append(arrays[0])
+    gap = np.abs(np.mean(theirs, axis=0) - (server["w"] + mean["w"])).max()
+    assert 0 < gap < 1e-6  # float32 rounding of Flower's clip and mean, no more
+    assert compute_stdv(1.1, 0.5, 5) == pytest.approx(1.1 * 0.5 / 5)  # the same noise std
+    population = 1000
+    for q, z, steps in [(0.01, 1.0, 1000), (0.05, 0.8, 50)]:
+        accountant = RdpAccountant(PrivacyConfig(
+            target_delta=1e-5, population_size=population,
+            neighboring_relation=NeighboringRelation.ADD_OR_REMOVE_ONE,
+            sampling_method=SamplingMethod.POISSON))
+        accountant.compose(GaussianPrivacyEvent(noise_multiplier=z,
+                                                sample_size=int(q * population),
+                                                population_size=population), count=steps)
+        eps, _ = dp.rdp_epsilon(q, z, steps, 1e-5)
+        assert eps == pytest.approx(accountant.get_epsilon(1e-5), rel=0.01)
