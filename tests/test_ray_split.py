@@ -96,3 +96,21 @@ def test_the_engine_is_imported_only_when_used(monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)
     with pytest.raises(ImportError, match=r'pip install "minigrad\[ray\]"'):
         ray_split.init()
+
+
+def test_bench_ray_prints_the_step_figures_against_in_process(ray_session):
+    import io
+
+    from minigrad.bench.engines import run_ray
+
+    ray_session.shutdown()  # the benchmark starts and stops its own Ray
+    try:
+        out = io.StringIO()
+        figures = run_ray(None, out, num_rows=1280, epochs=1)
+    finally:
+        ray_session.init(num_cpus=2)
+    for key in ("in_process_step_s", "ray_step_s", "overhead_ms_per_step", "epoch_ratio",
+                "ray_init_s"):
+        assert figures[key] > 0 or key == "overhead_ms_per_step", key
+    assert figures["steps"] == 10
+    assert "in-process step" in out.getvalue()

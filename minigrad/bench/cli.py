@@ -5,7 +5,7 @@ import json
 import sys
 from pathlib import Path
 
-from . import data, deepfm, fedrecon, scaling, scatter, spam
+from . import data, deepfm, engines, fedrecon, scaling, scatter, spam
 from .realdata import WorkloadError
 from .report import DOCS_DIR, performance_table, update_readme
 from .threads import blas_threads, threadpoolctl
@@ -20,6 +20,8 @@ USAGE = """Benchmarks that print figures and ratios measured in one process.
     python -m minigrad.bench deepfm     # split DeepFM, ml-100k, batch 128, vs a NumPy lower bound
     python -m minigrad.bench all        # every workload above, then docs/performance/table.md
     python -m minigrad.bench scaling    # time against size, plotted into docs/performance/
+    python -m minigrad.bench flower     # a FedAvg round on Flower's Simulation Engine vs in-process
+    python -m minigrad.bench ray        # a split DeepFM step with the parties in Ray actors
 
 On a machine shared with other work, ``--blas-threads 1`` keeps OpenBLAS's threads
 from spinning against the load (a matmul can otherwise take many times longer).
@@ -80,7 +82,7 @@ def run_all(args, out):
 
 WORKLOADS = {"kernels": scatter.run, "data": data.run, "spam": spam.run,
              "fedrecon": fedrecon.run, "deepfm": deepfm.run, "all": run_all,
-             "scaling": scaling.run}
+             "scaling": scaling.run, "flower": engines.run_flower, "ray": engines.run_ray}
 """Workload name -> function(parsed args, out) that prints its table and returns its figures."""
 
 
