@@ -2,7 +2,7 @@
 
     kernels, rng, metrics, datasets, diagrams  <-  function  <-  ops, fused_ops  <-  tensor
     <-  nn, losses, optim, gradcheck  <-  deepfm  <-  federated  <-  privacy  <-  recipes
-    <-  bench
+    <-  engines  <-  bench
 
 Imports inside functions count too: a lazy import is still an arrow. Nothing in the package
 imports the teacher's tools (``teaching/``), which hold no part of the library.
@@ -27,6 +27,7 @@ LAYERS = [
     ["minigrad.federated"],
     ["minigrad.privacy"],
     ["minigrad.recipes"],
+    ["minigrad.engines"],
     ["minigrad.bench"],
     ["minigrad"],  # the package's own __init__: re-exports from any layer
 ]

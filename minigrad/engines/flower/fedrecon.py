@@ -1,6 +1,6 @@
 """Federated Reconstruction on Flower: each user's factors live only in its node's state.
 
-The node runs ``reconstruction.client_round`` (the per-client loop of
+The node runs ``reconstruction.client_update_reference`` (the per-client step of
 ``run_round_reference``): it reconstructs its user factors with the global ones
 frozen, trains the global ones, sends the global delta and keeps its factors in
 ``context.state`` (Flower's per-node state), where ``recommend`` queries use them.
@@ -80,9 +80,9 @@ def fedrecon_client_app(spec, config, data_dir=None, *, load=None, mods=None):
         params = from_arrays(msg.content["params"], f"client {pid}: the broadcast")
         plan = from_arrays(msg.content["plan"], f"client {pid}: the plan")
         user_init = {name: plan[name] for name in spec.local_names}
-        update, local = frc.client_round(spec, config, params, items, ratings,
-                                         _batches(plan["recon"]), _batches(plan["post"]),
-                                         user_init)
+        update, local = frc.client_update_reference(
+            spec, config, params, items, ratings, _batches(plan["recon"]),
+            _batches(plan["post"]), user_init, return_local=True)
         context.state[USER_FACTORS] = to_arrays(local)  # stays on this node
         return app.Message(app.RecordDict({
             "params": to_arrays(dict(update.delta)),

@@ -21,8 +21,8 @@ from .mf import (
     mf_loss_and_grads,
 )
 
-__all__ = ["reconstruct_reference", "client_round", "client_update_reference", "ClientUpdate",
-           "ClientUpdates", "global_arrays", "clients_update", "updates_from_lockstep"]
+__all__ = ["reconstruct_reference", "client_update_reference", "ClientUpdate", "ClientUpdates",
+           "global_arrays", "clients_update", "updates_from_lockstep"]
 
 
 def reconstruct_reference(spec, global_params, items, ratings, batches, user_init, lr):
@@ -40,14 +40,15 @@ def reconstruct_reference(spec, global_params, items, ratings, batches, user_ini
     return local
 
 
-def client_round(spec, config, global_params, items, ratings, recon_batches, post_batches,
-                 user_init):
+def client_update_reference(spec, config, global_params, items, ratings, recon_batches,
+                            post_batches, user_init, *, return_local=False):
     """One client's round: reconstruct, train the global parameters, send the delta.
 
     global_params: what the server broadcast (not modified); items, ratings: this
     client's data; recon_batches / post_batches: index arrays into it, one per
-    step; user_init: fresh local parameters. -> (the ``ClientUpdate`` it sends, the
-    reconstructed local parameters, which never leave the client).
+    step; user_init: fresh local parameters. Returns a ``ClientUpdate``; the
+    reconstructed local parameters stay here (``return_local=True``: (update, locals),
+    for a device that keeps them, as ``engines.flower.fedrecon``'s nodes do).
     """
     local = reconstruct_reference(spec, global_params, items, ratings, recon_batches,
                                   user_init, config.recon_lr)
@@ -67,14 +68,8 @@ def client_round(spec, config, global_params, items, ratings, recon_batches, pos
         if spec.global_bias:
             params[GLOBAL_BIAS] -= lr * grads[GLOBAL_BIAS]
     delta = {name: global_params[name] - params[name] for name in spec.global_names}
-    return ClientUpdate.create(spec, delta, num_examples, loss_sum, num_correct), local
-
-
-def client_update_reference(spec, config, global_params, items, ratings, recon_batches,
-                            post_batches, user_init):
-    """``client_round``'s message only: the ``ClientUpdate`` one client sends."""
-    return client_round(spec, config, global_params, items, ratings, recon_batches,
-                        post_batches, user_init)[0]
+    update = ClientUpdate.create(spec, delta, num_examples, loss_sum, num_correct)
+    return (update, local) if return_local else update
 
 
 @dataclass(frozen=True)
