@@ -28,7 +28,8 @@ from .. import require
 from .partitions import read_partition
 from .records import SUPPORTED, from_arrays, pack_reply, to_arrays, unpack_reply
 
-__all__ = ["client_app", "server_app", "run_rounds", "wait_for_nodes", "partition_map",
+__all__ = ["client_app", "server_app", "run_rounds", "wait_for_nodes", "query_nodes",
+           "exchange", "failed",
            "ClientReplyError", "PARTITION_ID", "DATA_DIR"]
 
 PARTITION_ID = "partition-id"
@@ -118,25 +119,55 @@ def wait_for_nodes(grid, num_nodes, timeout=60.0):
         time.sleep(0.05)
 
 
-def partition_map(grid, node_ids, num_clients, timeout=60.0):
-    """Ask each node its partition-id -> {client index: node id}; every index 0..n-1 once."""
+def query_nodes(grid, num_clients, timeout=60.0):
+    """Wait for ``num_clients`` nodes and ask each what it holds.
+
+    -> {client index: (node id, the node's reply {PARTITION_ID: ..., ...})}; every index
+    0..num_clients-1 exactly once, or an error naming the node.
+    """
     app, _, _ = _flwr()
+    node_ids = wait_for_nodes(grid, num_clients, timeout)
     queries = [app.Message(app.RecordDict({}), dst_node_id=n, message_type="query")
                for n in node_ids]
-    owners = {}
+    nodes = {}
     for reply in grid.send_and_receive(queries, timeout=timeout):
         node = reply.metadata.src_node_id
         if reply.has_error():
-            raise ClientReplyError(f"server: node {node} did not say its partition-id: "
+            raise ClientReplyError(f"server: node {node} did not answer the query: "
                                    f"{reply.error.reason}")
-        pid = int(reply.content["node"][PARTITION_ID])
-        if pid in owners:
-            raise ValueError(f"server: nodes {owners[pid]} and {node} both hold partition {pid}")
-        owners[pid] = node
-    missing = sorted(set(range(num_clients)) - set(owners))
+        info = dict(reply.content["node"])
+        pid = info.get(PARTITION_ID)
+        if isinstance(pid, bool) or not isinstance(pid, int) or not 0 <= pid < num_clients:
+            raise ValueError(f"server: node {node} says it holds partition {pid!r}; expected "
+                             f"one of 0..{num_clients - 1}")
+        if pid in nodes:
+            raise ValueError(f"server: nodes {nodes[pid][0]} and {node} both hold partition "
+                             f"{pid}")
+        nodes[pid] = (node, info)
+    missing = sorted(set(range(num_clients)) - set(nodes))
     if missing:
         raise ValueError(f"server: no node holds partitions {missing} (of {num_clients})")
-    return owners
+    return nodes
+
+
+def exchange(grid, requests, timeout):
+    """Send {client: Message}, wait -> ({client: reply}, seconds); a reply is filed under
+    the client its node was asked as, whatever order the replies arrive in."""
+    client_of = {m.metadata.dst_node_id: c for c, m in requests.items()}
+    start = time.perf_counter()
+    replies = {}
+    for reply in grid.send_and_receive(list(requests.values()), timeout=timeout):
+        c = client_of.get(reply.metadata.src_node_id)
+        if c is not None:
+            replies[c] = reply
+    return replies, time.perf_counter() - start
+
+
+def failed(reply, timeout):
+    """Why a reply cannot be used (missing, or an error reply), else None."""
+    if reply is None:
+        return f"no reply within {timeout:g} s"
+    return reply.error.reason if reply.has_error() else None
 
 
 def server_app(initial_params, num_rounds, *, num_clients, **round_kw):
@@ -177,30 +208,22 @@ def run_rounds(grid, initial_params, num_rounds, *, num_clients, aggregator=None
         check_generator(rng, "run_rounds", "rounds are reproducible")
     result = {} if result is None else result
     params = {k: np.array(v, copy=True) for k, v in initial_params.items()}
-    owners = partition_map(grid, wait_for_nodes(grid, num_clients, connect_timeout),
-                           num_clients, connect_timeout)
+    owners = {c: node for c, (node, _) in
+              query_nodes(grid, num_clients, connect_timeout).items()}
     history = History()
     result.update(params=params, history=history, nodes=owners)
     for r in range(1, num_rounds + 1):
         chosen = np.asarray(sampler(num_clients, rng), dtype=np.int64)
-        sent = {owners[int(c)]: int(c) for c in chosen}
         down = to_arrays(params)
-        requests = [app.Message(app.RecordDict({
-            "params": down, "config": app.ConfigRecord({"round": r, "client": c})}),
-            dst_node_id=node, message_type="train") for node, c in sent.items()]
-        start = time.perf_counter()
-        replies = {}
-        for reply in grid.send_and_receive(requests, timeout=timeout):
-            replies[sent.get(reply.metadata.src_node_id, -1)] = reply
-        wall = time.perf_counter() - start
+        requests = {int(c): app.Message(app.RecordDict({
+            "params": down, "config": app.ConfigRecord({"round": r, "client": int(c)})}),
+            dst_node_id=owners[int(c)], message_type="train") for c in chosen}
+        replies, wall = exchange(grid, requests, timeout)
         messages, counts, kept, dropped = [], [], [], {}
         for c in (int(c) for c in chosen):  # client order, whatever order replies came in
             reply = replies.get(c)
-            if reply is None:
-                dropped[c] = f"no reply within {timeout:g} s"
-                continue
-            if reply.has_error():
-                dropped[c] = reply.error.reason
+            if failed(reply, timeout):
+                dropped[c] = failed(reply, timeout)
                 continue
             try:
                 message, n = unpack_reply(aggregator, reply.content, f"client {c}", params)

@@ -13,7 +13,6 @@ rows go in which batch, the fresh user init) and sends each client its part; a
 deployment would let each device draw its own.
 """
 
-import time
 
 import numpy as np
 
@@ -22,7 +21,7 @@ from ...federated.reconstruction import server as frs
 from ...federated.reconstruction.plan import make_round_plan
 from ...federated.round import History
 from ...rng import check_generator
-from .apps import PARTITION_ID, ClientReplyError, _flwr, _partition_id, wait_for_nodes
+from .apps import PARTITION_ID, _flwr, _partition_id, exchange, failed, query_nodes
 from .partitions import read_partition
 from .records import from_arrays, to_arrays
 
@@ -103,27 +102,6 @@ class _Sizes:
         return len(self.num_examples)
 
 
-def _nodes(grid, num_clients, timeout):
-    app, _, _ = _flwr()
-    ids = wait_for_nodes(grid, num_clients, timeout)
-    queries = [app.Message(app.RecordDict({}), dst_node_id=n, message_type="query")
-               for n in ids]
-    owners, sizes = {}, {}
-    for reply in grid.send_and_receive(queries, timeout=timeout):
-        if reply.has_error():
-            raise ClientReplyError(f"server: node {reply.metadata.src_node_id} did not answer "
-                                   f"the query: {reply.error.reason}")
-        info = reply.content["node"]
-        pid = int(info[PARTITION_ID])
-        if pid in owners or not 0 <= pid < num_clients:
-            raise ValueError(f"server: node {reply.metadata.src_node_id} claims partition {pid}")
-        owners[pid], sizes[pid] = reply.metadata.src_node_id, int(info["num-examples"])
-    if len(owners) != num_clients:
-        raise ValueError(f"server: no node holds partitions "
-                         f"{sorted(set(range(num_clients)) - set(owners))}")
-    return owners, _Sizes([sizes[c] for c in range(num_clients)])
-
-
 def fedrecon_rounds(grid, spec, config, num_rounds, rng, *, num_clients, state=None,
                     timeout=120.0, connect_timeout=60.0, result=None):
     """``num_rounds`` FedRecon rounds over ``grid``, as ``reconstruction.train(...,
@@ -131,7 +109,9 @@ def fedrecon_rounds(grid, spec, config, num_rounds, rng, *, num_clients, state=N
     that is not exactly a global delta, is left out and named in ``dropped``."""
     app, _, _ = _flwr()
     check_generator(rng, "fedrecon_rounds")
-    owners, sizes = _nodes(grid, num_clients, connect_timeout)
+    nodes = query_nodes(grid, num_clients, connect_timeout)
+    owners = {c: node for c, (node, _) in nodes.items()}
+    sizes = _Sizes([int(nodes[c][1]["num-examples"]) for c in range(num_clients)])
     state = frs.initialize(spec, config, rng) if state is None else state
     history = History()
     result = {} if result is None else result
@@ -139,23 +119,19 @@ def fedrecon_rounds(grid, spec, config, num_rounds, rng, *, num_clients, state=N
     for _ in range(num_rounds):
         plan = make_round_plan(spec, config, sizes, rng)
         down = to_arrays(state.params)
-        requests, sent = [], {}
+        requests = {}
         for k, c in enumerate(int(c) for c in plan.clients):
             part = {"recon": plan.recon[k], "post": plan.post[k], **plan.client_init(k)}
-            requests.append(app.Message(app.RecordDict({
+            requests[c] = app.Message(app.RecordDict({
                 "params": down, "plan": to_arrays(part),
                 "config": app.ConfigRecord({"round": state.round_num + 1, "client": c})}),
-                dst_node_id=owners[c], message_type="train"))
-            sent[owners[c]] = c
-        start = time.perf_counter()
-        replies = {sent.get(m.metadata.src_node_id, -1): m
-                   for m in grid.send_and_receive(requests, timeout=timeout)}
-        wall = time.perf_counter() - start
+                dst_node_id=owners[c], message_type="train")
+        replies, wall = exchange(grid, requests, timeout)
         updates, dropped = [], {}
         for c in (int(c) for c in plan.clients):  # client order, not arrival order
             reply = replies.get(c)
-            if reply is None or reply.has_error():
-                dropped[c] = reply.error.reason if reply is not None else "no reply"
+            if failed(reply, timeout):
+                dropped[c] = failed(reply, timeout)
                 continue
             try:
                 delta = from_arrays(reply.content["params"], f"client {c}")
